@@ -13,6 +13,7 @@
 #include "engine/clock.h"
 #include "engine/config.h"
 #include "engine/daemon.h"
+#include "engine/fsm.h"
 #include "engine/log.h"
 #include "engine/version.h"
 
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		   "  --config FILE    configuration (else $DIALOG_CONFIG; else defaults)\n"
 		   "  --check-config   validate the configuration and exit\n"
 		   "  --config-doc     print every configuration key as Markdown tables\n"
+		   "  --fsm-doc        print the dialog state machine as Markdown (docs/fsm.md)\n"
 		   "  --version        print the version\n");
 }
 
@@ -80,6 +82,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--config-doc") == 0) {
 			/* docs/configuration.md's tables come from here */
 			eng_config_write_doc(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--fsm-doc") == 0) {
+			/* docs/fsm.md comes from here */
+			eng_fsm_write_doc(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("dialogd %s\n", eng_version());

@@ -140,5 +140,7 @@ int ctl_cmd_subscriber_import(struct ctl *x);
 int ctl_cmd_subscriber_show(struct ctl *x);
 int ctl_cmd_subscriber_block(struct ctl *x);
 int ctl_cmd_subscriber_unblock(struct ctl *x);
+int ctl_cmd_dialog_list(struct ctl *x);
+int ctl_cmd_dialog_show(struct ctl *x);
 
 #endif

@@ -32,6 +32,8 @@ static const char *const o_region[] = {"tz", "daily-fee", "operator-fee", NULL};
 static const char *const o_tariff[] = {"sms-price", NULL};
 static const char *const o_sub_add[] = {"region", "tariff", "prepaid", "postpaid", "balance",
 					"credit-limit", "contract", NULL};
+static const char *const a_dialog_id[] = {"ID", NULL};
+static const char *const o_dialog_list[] = {"msisdn", "state", "limit", NULL};
 
 static const struct ctl_cmd commands[] = {
 	{"db", "init", no_args, 0, no_opts, ctl_cmd_db_init, "db init"},
@@ -50,6 +52,10 @@ static const struct ctl_cmd commands[] = {
 	 "subscriber block MSISDN"},
 	{"subscriber", "unblock", a_msisdn, 1, no_opts, ctl_cmd_subscriber_unblock,
 	 "subscriber unblock MSISDN"},
+	{"dialog", "list", no_args, 0, o_dialog_list, ctl_cmd_dialog_list,
+	 "dialog list [--msisdn M] [--state S] [--limit N]   (newest first, default 100)"},
+	{"dialog", "show", a_dialog_id, 1, no_opts, ctl_cmd_dialog_show,
+	 "dialog show ID"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -206,19 +206,27 @@ static int end_open_dialogs(struct ctl *x, const char *id, const char *reason, c
 			    size_t errsz)
 {
 	char now[32];
-	const char *p[4] = {id, ctl_now(now), reason, ctl_agent(x)};
+	const char *p[5] = {id, ctl_now(now), reason, ctl_agent(x), x->cfg.service.short_code};
 	PGresult *r = NULL;
 	int rc;
 
+	/* Open dialogs end, pending invitations are withdrawn (D2), and the
+	 * other side of each is told through the outbox dialogd sends from. */
 	rc = bill_exec(x->db,
 		       "WITH e AS ("
-		       " UPDATE dialog SET state = 'ended', ended_at = $2, ended_reason = $3"
+		       " UPDATE dialog SET state = 'ended', ended_at = $2, ended_reason = $3,"
+		       " expires_at = NULL"
 		       " WHERE (inviter_id = $1 OR invitee_id = $1) AND state IN " OPEN_STATES
-		       " RETURNING id),"
+		       " RETURNING id, state, inviter_id, inviter, invitee),"
 		       " ev AS (INSERT INTO dialog_event (dialog_id, at, type, actor, channel, detail)"
-		       " SELECT id, $2, 'ended', $4, 'operator', $3 FROM e RETURNING 1)"
-		       " SELECT count(*) FROM ev",
-		       4, p, &r, err, errsz);
+		       " SELECT id, $2, 'ended', $4, 'operator', $3 FROM e RETURNING 1),"
+		       " o AS (INSERT INTO outbox (created_at, src, dst, msg, params)"
+		       " SELECT $2, $5,"
+		       " CASE WHEN inviter_id = $1 THEN invitee ELSE inviter END, 'ended_blocked',"
+		       " jsonb_build_object('peer', '+' || CASE WHEN inviter_id = $1 THEN inviter"
+		       " ELSE invitee END) FROM e RETURNING 1)"
+		       " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM o)",
+		       5, p, &r, err, errsz);
 	if (rc < 0)
 		return rc;
 	rc = atoi(PQgetvalue(r, 0, 0));

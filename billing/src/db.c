@@ -2,6 +2,7 @@
 #include "billing/db.h"
 #include "billing/schema.h"
 #include "engine/config.h"
+#include "engine/fsm.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -266,7 +267,56 @@ static int lock_and_read(PGconn *c, int *cur, char *err, size_t errsz)
 	return 0;
 }
 
-int bill_schema_upgrade(PGconn *c, int *from, int *to, char *err, size_t errsz)
+/* Re-fill dialog_transition from the C table (engine/fsm.h), so that the
+ * table in engine/src/base/fsm.c stays the single source of the transitions
+ * the database trigger allows. One transaction under the schema lock (two
+ * concurrent runs would otherwise both delete, then both insert). Skipped
+ * when the table does not exist yet. */
+static int sync_transitions(PGconn *c, char *err, size_t errsz)
+{
+	PGresult *r = NULL;
+	char *sql = NULL;
+	size_t sqlsz = 0;
+	FILE *f;
+	int rc, exists;
+
+	rc = bill_begin(c, err, errsz);
+	if (rc < 0)
+		return rc;
+	rc = bill_exec(c,
+		       "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY "),"
+		       " to_regclass('dialog_transition') IS NOT NULL",
+		       0, NULL, &r, err, errsz);
+	if (rc < 0)
+		goto fail;
+	exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	if (exists) {
+		f = open_memstream(&sql, &sqlsz);
+		if (!f) {
+			set_err(err, errsz, "dialog_transition: out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		eng_fsm_write_sql(f);
+		if (fclose(f) != 0 || !sql) {
+			free(sql);
+			set_err(err, errsz, "dialog_transition: out of memory");
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = bill_exec0(c, sql, err, errsz);
+		free(sql);
+		if (rc < 0)
+			goto fail;
+	}
+	return bill_commit(c, err, errsz);
+fail:
+	bill_rollback(c);
+	return rc;
+}
+
+static int upgrade_locked(PGconn *c, int *from, int *to, char *err, size_t errsz)
 {
 	int first = -1, cur = 0, rc, i;
 	char emsg[512];
@@ -305,6 +355,9 @@ int bill_schema_upgrade(PGconn *c, int *from, int *to, char *err, size_t errsz)
 		if (rc < 0)
 			return rc;
 	}
+	rc = sync_transitions(c, err, errsz);
+	if (rc < 0)
+		return rc;
 	if (from)
 		*from = first;
 	if (to)
@@ -312,5 +365,25 @@ int bill_schema_upgrade(PGconn *c, int *from, int *to, char *err, size_t errsz)
 	return 0;
 fail:
 	bill_rollback(c);
+	return rc;
+}
+
+int bill_schema_upgrade(PGconn *c, int *from, int *to, char *err, size_t errsz)
+{
+	PGresult *r;
+	int rc;
+
+	/* A session-level hold of the same lock across all the migrations and
+	 * the dialog_transition sync: with several migrations, a concurrent run
+	 * would otherwise slip in between two of them and report a partial
+	 * "from". (Each transaction still takes the transaction-level lock.) */
+	rc = bill_exec0(c, "SELECT pg_advisory_lock(" SCHEMA_LOCK_KEY ")", err, errsz);
+	if (rc < 0)
+		return rc;
+	rc = upgrade_locked(c, from, to, err, errsz);
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, "SELECT pg_advisory_unlock(" SCHEMA_LOCK_KEY ")");
+		PQclear(r);
+	}
 	return rc;
 }

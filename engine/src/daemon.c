@@ -9,6 +9,7 @@
 
 #include "billing/pgq.h"
 #include "engine/catalog.h"
+#include "engine/clock.h"
 #include "engine/command.h"
 #include "engine/log.h"
 #include "engine/msisdn.h"
@@ -35,6 +36,8 @@ struct eng_daemon {
 	int ninflight, capinflight;
 	uint8_t concat_ref;
 	int scan_running;
+	uv_timer_t expiry_timer;
+	int expiry_running;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -90,6 +93,7 @@ struct send_ctx {
 	int parts, answered, accepted;
 	int fail_status;
 	char message_ids[MAX_PARTS][66];
+	char *text; /* as sent, stored with the row */
 };
 
 static void outbox_update_done(void *data, int status, PGresult *const *r, int n)
@@ -98,6 +102,7 @@ static void outbox_update_done(void *data, int status, PGresult *const *r, int n
 	if (status != 0)
 		ENG_ERROR("outbox", "update_failed", "outbox_id=%" PRId64 " status=%d", s->id,
 			  status);
+	free(s->text);
 	free(s);
 }
 
@@ -110,6 +115,7 @@ static void outbox_record_result(struct send_ctx *s)
 	snprintf(parts, sizeof parts, "%d", s->parts);
 	struct bill_pgq_job *j = bill_pgq_job_new(outbox_update_done, s);
 	if (!j) {
+		free(s->text);
 		free(s);
 		return;
 	}
@@ -120,12 +126,13 @@ static void outbox_record_result(struct send_ctx *s)
 			o += (size_t)snprintf(ids + o, sizeof ids - o, "%s\"%s\"", i ? "," : "",
 					      s->message_ids[i]);
 		snprintf(ids + o, sizeof ids - o, "}");
-		const char *p[] = {id, parts, ids};
+		char now[40];
+		const char *p[] = {id, parts, ids, s->text, eng_now_param(now)};
 		bill_pgq_job_add(j,
 				 "UPDATE outbox SET state = 'submitted', attempts = attempts + 1, "
-				 "parts = $2, message_ids = $3::text[], submitted_at = now(), "
-				 "last_error = NULL WHERE id = $1",
-				 3, p);
+				 "parts = $2, message_ids = $3::text[], text = $4, "
+				 "submitted_at = $5::timestamptz, last_error = NULL WHERE id = $1",
+				 5, p);
 		ENG_INFO("outbox", "submitted", "outbox_id=%s parts=%d", id, s->parts);
 	} else {
 		/* A permanent refusal fails the row; anything else is retried by
@@ -137,11 +144,11 @@ static void outbox_record_result(struct send_ctx *s)
 			snprintf(err, sizeof err, "%s", smpp_status_name((uint32_t)s->fail_status));
 		else
 			snprintf(err, sizeof err, "%s", strerror(-s->fail_status));
-		const char *p[] = {id, err, permanent ? "failed" : "queued"};
+		const char *p[] = {id, err, permanent ? "failed" : "queued", s->text};
 		bill_pgq_job_add(j,
 				 "UPDATE outbox SET state = $3, attempts = attempts + 1, "
-				 "last_error = $2 WHERE id = $1",
-				 3, p);
+				 "last_error = $2, text = $4 WHERE id = $1",
+				 4, p);
 		ENG_ERROR("outbox", "submit_failed", "outbox_id=%s error=%s retry=%s", id, err,
 			  permanent ? "no" : "yes");
 	}
@@ -176,7 +183,9 @@ static void outbox_send(struct eng_daemon *d, int64_t id, const char *dst, const
 		return;
 	}
 	struct send_ctx *s = calloc(1, sizeof *s);
-	if (!s || inflight_add(d, id) != 0) {
+	if (!s || !(s->text = strdup(text)) || inflight_add(d, id) != 0) {
+		if (s)
+			free(s->text);
 		free(s);
 		return;
 	}
@@ -203,18 +212,111 @@ static void outbox_send(struct eng_daemon *d, int64_t id, const char *dst, const
 	}
 }
 
+/* ---- rendering outbox rows ------------------------------------------------ */
+
+#define MAX_PARAMS 96
+
+struct param_buf {
+	struct eng_kv kv[MAX_PARAMS];
+	char keys[MAX_PARAMS][40];
+	char vals[MAX_PARAMS][160];
+	size_t n;
+};
+
+static int is_iso_date(const char *v)
+{
+	if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
+			return 0;
+	return 1;
+}
+
+/* Outbox parameters as the catalog wants them: "x_kop" kopecks become "x"
+ * in roubles, ISO dates are written the language's way. */
+static void param_add(struct param_buf *pb, enum eng_lang lang, const char *k, const char *v)
+{
+	if (pb->n == MAX_PARAMS || !k)
+		return;
+	char *key = pb->keys[pb->n], *val = pb->vals[pb->n];
+	size_t kl = strlen(k);
+	if (kl > 4 && strcmp(k + kl - 4, "_kop") == 0) {
+		snprintf(key, sizeof pb->keys[0], "%.*s", (int)(kl - 4), k);
+		char rub[32];
+		snprintf(val, sizeof pb->vals[0], "%s",
+			 eng_format_rub(strtoll(v, NULL, 10), lang, rub));
+	} else {
+		snprintf(key, sizeof pb->keys[0], "%s", k);
+		if (lang == ENG_LANG_RU && is_iso_date(v))
+			snprintf(val, sizeof pb->vals[0], "%.2s.%.2s.%.4s", v + 8, v + 5, v);
+		else
+			snprintf(val, sizeof pb->vals[0], "%s", v);
+	}
+	pb->kv[pb->n].key = key;
+	pb->kv[pb->n].value = val;
+	pb->n++;
+}
+
+/* Render one outbox message. Returns the length or negative. */
+static int render_msg(struct eng_daemon *d, const char *msg, const struct param_buf *pb, char *out,
+		      size_t outsz)
+{
+	char allowance[16];
+	snprintf(allowance, sizeof allowance, "%d", d->cfg.service.daily_allowance);
+	struct eng_kv common[] = {{"allowance", allowance},
+				  {"short_code", d->cfg.service.short_code},
+				  {"support_line", d->cfg.service.support_line}};
+	int m = eng_msg_parse(msg);
+	if (m == ENG_MSG_STATUS)
+		return eng_render_status(d->lang, pb->kv, pb->n, common, 3, out, outsz);
+	if (m < 0)
+		return -EINVAL;
+	return eng_msg_render_kv(d->lang, (enum eng_msg)m, pb->kv, pb->n, common, 3, out, outsz);
+}
+
+/* Send the outbox rows of a result: columns id, dst, msg, k, v [, text],
+ * one row per parameter, rows of one message together. */
+static int send_rows(struct eng_daemon *d, const PGresult *r)
+{
+	int rows = PQntuples(r), sent = 0, has_text = PQnfields(r) >= 6;
+	for (int i = 0; i < rows;) {
+		const char *id = PQgetvalue(r, i, 0);
+		struct param_buf pb;
+		pb.n = 0;
+		int j = i;
+		for (; j < rows && strcmp(PQgetvalue(r, j, 0), id) == 0; j++)
+			if (!PQgetisnull(r, j, 3))
+				param_add(&pb, d->lang, PQgetvalue(r, j, 3), PQgetvalue(r, j, 4));
+		int64_t oid = strtoll(id, NULL, 10);
+		const char *msg = PQgetvalue(r, i, 2);
+		char text[2048];
+		int len = -EINVAL;
+		if (!PQgetisnull(r, i, 2))
+			len = render_msg(d, msg, &pb, text, sizeof text);
+		else if (has_text && !PQgetisnull(r, i, 5))
+			len = snprintf(text, sizeof text, "%s", PQgetvalue(r, i, 5));
+		if (len < 0)
+			ENG_ERROR("outbox", "render_failed", "outbox_id=%" PRId64 " msg=%s error=%d",
+				  oid, msg, len);
+		else {
+			outbox_send(d, oid, PQgetvalue(r, i, 1), text);
+			sent++;
+		}
+		i = j;
+	}
+	return sent;
+}
+
 static void scan_done(void *data, int status, PGresult *const *r, int n)
 {
 	struct eng_daemon *d = data;
 	d->scan_running = 0;
 	if (status != 0 || n < 1)
 		return;
-	int rows = PQntuples(r[0]);
-	for (int i = 0; i < rows; i++)
-		outbox_send(d, strtoll(PQgetvalue(r[0], i, 0), NULL, 10), PQgetvalue(r[0], i, 1),
-			    PQgetvalue(r[0], i, 2));
-	if (rows)
-		ENG_INFO("outbox", "resend_scan", "rows=%d", rows);
+	int sent = send_rows(d, r[0]);
+	if (sent)
+		ENG_INFO("outbox", "resend_scan", "messages=%d", sent);
 }
 
 /* Send what the outbox still holds (left by a crash, or refused for a while). */
@@ -226,8 +328,10 @@ static void outbox_scan(struct eng_daemon *d)
 	if (!j)
 		return;
 	bill_pgq_job_add(j,
-			 "SELECT id, dst, text FROM outbox WHERE state = 'queued' "
-			 "ORDER BY id LIMIT " "500",
+			 "SELECT o.id, o.dst, o.msg, kv.key, kv.value, o.text "
+			 "FROM (SELECT id, dst, msg, params, text FROM outbox WHERE state = 'queued' "
+			 "ORDER BY id LIMIT 500) o "
+			 "LEFT JOIN LATERAL jsonb_each_text(o.params) kv ON true ORDER BY o.id",
 			 0, NULL);
 	d->scan_running = 1;
 	bill_pgq_submit(d->db, j);
@@ -243,9 +347,7 @@ static void outbox_timer_cb(uv_timer_t *t)
 struct mo_ctx {
 	struct eng_daemon *d;
 	uint64_t token;
-	char dst[ENG_MSISDN_LEN + 1];
-	char reply[1024];
-	int has_reply;
+	int has_replies; /* the last statement's result holds outbox rows */
 };
 
 static void mo_committed(void *data, int status, PGresult *const *r, int n)
@@ -260,14 +362,32 @@ static void mo_committed(void *data, int status, PGresult *const *r, int n)
 			  status == -EINVAL ? bill_pgq_sqlstate(d->db) : "");
 	}
 	smpp_esme_respond(d->esme, m->token, answer);
-	if (status == 0 && m->has_reply && n >= 1 && PQntuples(r[n - 1]) == 1) {
-		int64_t id = strtoll(PQgetvalue(r[n - 1], 0, 0), NULL, 10);
-		outbox_send(d, id, m->dst, m->reply);
-	}
+	if (status == 0 && m->has_replies && n >= 1)
+		send_rows(d, r[n - 1]);
 	free(m);
 }
 
-static const char *mo_kind_receipt = "receipt";
+/* The number argument of dlg_command: the canonical number, or for a bad
+ * number the text as sent, cut to 20 characters (whole UTF-8 sequences). */
+static const char *cmd_number(const struct eng_cmd *cmd, const char *text, char *buf, size_t bufsz)
+{
+	if (cmd->kind == ENG_CMD_BAD_NUMBER) {
+		size_t chars = 0, i = 0;
+		while (text[i] == ' ')
+			i++;
+		size_t o = 0;
+		for (; text[i] && chars < 20 && o + 4 < bufsz; chars++) {
+			size_t l = 1;
+			unsigned char c = (unsigned char)text[i];
+			if (c >= 0xF0) l = 4; else if (c >= 0xE0) l = 3; else if (c >= 0xC0) l = 2;
+			for (size_t k = 0; k < l && text[i]; k++)
+				buf[o++] = text[i++];
+		}
+		buf[o] = '\0';
+		return buf;
+	}
+	return cmd->has_number ? cmd->number : NULL;
+}
 
 static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data)
 {
@@ -275,6 +395,26 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 	const struct smpp_sm *sm = &mo->sm;
 	if (d->stopping) {
 		smpp_esme_respond(e, mo->token, SMPP_ESME_RX_T_APPN);
+		return;
+	}
+	int is_receipt = (sm->esm_class & SMPP_ESM_TYPE_MASK) == SMPP_ESM_RECEIPT;
+	int to_short_code = strcmp(sm->dst.addr, d->cfg.service.short_code) == 0;
+	char src[ENG_MSISDN_LEN + 1] = "";
+	int valid_src = eng_msisdn_from_smpp(sm->src.ton, sm->src.addr, src) == 0;
+	if (!is_receipt && !valid_src) {
+		char q[64];
+		ENG_NOTICE("mo", "bad_source",
+			   "session=%d seq=%" PRIu32 " src=%s answer=ESME_RINVSRCADR", mo->session,
+			   mo->seq, eng_log_quote(sm->src.addr, q, sizeof q));
+		smpp_esme_respond(e, mo->token, SMPP_ESME_RINVSRCADR);
+		return;
+	}
+	if (!is_receipt && !to_short_code) {
+		/* Relay and rating of P2P traffic come with the rating engine;
+		 * until then a P2P message is refused, not silently dropped. */
+		ENG_NOTICE("mo", "p2p_refused", "session=%d seq=%" PRIu32 " answer=ESME_RX_R_APPN",
+			   mo->session, mo->seq);
+		smpp_esme_respond(e, mo->token, SMPP_ESME_RX_R_APPN);
 		return;
 	}
 	/* The text, without a UDH. */
@@ -294,7 +434,7 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 	char *hex = malloc(sm->payload_len * 2 + 3);
 	struct mo_ctx *m = calloc(1, sizeof *m);
 	struct bill_pgq_job *j = m ? bill_pgq_job_new(mo_committed, m) : NULL;
-	if (!text || !hex || !m || !j) {
+	if (!text || !hex || !j) {
 		free(text);
 		free(hex);
 		free(m);
@@ -308,62 +448,26 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 		text[0] = '\0';
 	bytes_to_hex(sm->payload, sm->payload_len, hex);
 
-	const char *kind;
-	char src[ENG_MSISDN_LEN + 1] = "";
-	enum eng_cmd_kind cmdkind = ENG_CMD__COUNT;
-	int is_receipt = (sm->esm_class & SMPP_ESM_TYPE_MASK) == SMPP_ESM_RECEIPT;
-	int valid_src = eng_msisdn_from_smpp(sm->src.ton, sm->src.addr, src) == 0;
-	if (is_receipt) {
-		kind = mo_kind_receipt;
-	} else if (strcmp(sm->dst.addr, d->cfg.service.short_code) == 0) {
-		kind = "command";
-	} else {
-		kind = "p2p";
-	}
-	if (!is_receipt && !valid_src) {
-		char q[64];
-		ENG_NOTICE("mo", "bad_source", "session=%d seq=%" PRIu32 " src=%s answer=ESME_RINVSRCADR",
-			   mo->session, mo->seq, eng_log_quote(sm->src.addr, q, sizeof q));
-		free(text);
-		free(hex);
-		free(m);
-		free(j);
-		smpp_esme_respond(e, mo->token, SMPP_ESME_RINVSRCADR);
-		return;
-	}
-	if (strcmp(kind, "p2p") == 0) {
-		/* Relay and rating of P2P traffic come with the dialog engine; until
-		 * then a P2P message is refused, not silently dropped. */
-		ENG_NOTICE("mo", "p2p_refused", "session=%d seq=%" PRIu32 " answer=ESME_RX_R_APPN",
-			   mo->session, mo->seq);
-		free(text);
-		free(hex);
-		free(m);
-		free(j);
-		smpp_esme_respond(e, mo->token, SMPP_ESME_RX_R_APPN);
-		return;
-	}
-
-	char session[12], seq[12], dcs[8], esm[8];
+	char now[40], session[12], seq[12], dcs[8], esm[8];
+	eng_now_param(now);
 	snprintf(session, sizeof session, "%d", mo->session);
 	snprintf(seq, sizeof seq, "%" PRIu32, mo->seq);
 	snprintf(dcs, sizeof dcs, "%u", sm->data_coding);
 	snprintf(esm, sizeof esm, "%u", sm->esm_class);
-	const char *srcp = valid_src ? src : sm->src.addr;
 
 	if (is_receipt) {
 		char state[8];
 		snprintf(state, sizeof state, "%d", sm->message_state);
-		const char *p[] = {session, seq, srcp, sm->dst.addr, dcs, esm, hex, text,
+		const char *p[] = {session, seq, valid_src ? src : sm->src.addr, sm->dst.addr, dcs, esm, hex, text,
 				   sm->has_receipted_message_id ? sm->receipted_message_id : NULL,
-				   sm->message_state >= 0 ? state : NULL};
+				   sm->message_state >= 0 ? state : NULL, now};
 		bill_pgq_job_add(j,
 				 "WITH i AS (INSERT INTO mo_inbound (received_at, session, seq, src, dst, "
-				 "data_coding, esm_class, payload, text, kind) VALUES (now(), $1, $2, $3, "
-				 "$4, $5, $6, $7::bytea, $8, 'receipt') RETURNING id) "
+				 "data_coding, esm_class, payload, text, kind) VALUES ($11::timestamptz, $1, "
+				 "$2, $3, $4, $5, $6, $7::bytea, $8, 'receipt') RETURNING id) "
 				 "INSERT INTO sms_receipt (message_id, state, received_at, raw) "
-				 "SELECT $9, $10, now(), $8 FROM i",
-				 10, p);
+				 "SELECT $9, $10, $11::timestamptz, $8 FROM i",
+				 11, p);
 		ENG_INFO("mo", "receipt", "session=%d seq=%" PRIu32 " state=%d", mo->session,
 			 mo->seq, sm->message_state);
 		free(text);
@@ -374,30 +478,88 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 
 	struct eng_cmd cmd;
 	eng_cmd_parse(text, strlen(text), &cmd);
-	cmdkind = cmd.kind;
-	/* Until the dialog flow arrives every command is answered with HELP. */
-	char allowance[16];
-	snprintf(allowance, sizeof allowance, "%d", d->cfg.service.daily_allowance);
-	struct eng_kv kv[] = {{"allowance", allowance},
-			      {"short_code", d->cfg.service.short_code},
-			      {"support_line", d->cfg.service.support_line}};
-	int rl = eng_msg_render(d->lang, ENG_MSG_HELP, kv, 3, m->reply, sizeof m->reply);
-	m->has_reply = rl > 0;
-	snprintf(m->dst, sizeof m->dst, "%s", src);
-	const char *p[] = {session, seq, src, sm->dst.addr, dcs, esm, hex, text,
-			   eng_cmd_kind_name(cmdkind), d->cfg.service.short_code,
-			   eng_msg_name(ENG_MSG_HELP), m->has_reply ? m->reply : ""};
+	char numbuf[96];
+	const char *number = cmd_number(&cmd, text, numbuf, sizeof numbuf);
+	const struct eng_config *c = &d->cfg;
+	char lim[6][16];
+	snprintf(lim[0], sizeof lim[0], "%d", c->service.max_dialogs_per_subscriber);
+	snprintf(lim[1], sizeof lim[1], "%d", c->service.max_pending_invites);
+	snprintf(lim[2], sizeof lim[2], "%d", c->service.max_invites_per_day);
+	snprintf(lim[3], sizeof lim[3], "%d", c->service.invite_ttl_s);
+	snprintf(lim[4], sizeof lim[4], "%d", c->service.decline_cooldown_days);
+	snprintf(lim[5], sizeof lim[5], "%d", c->service.trial_days);
+	const char *p1[] = {now, session, seq, src, sm->dst.addr, dcs, esm, hex, text,
+			    eng_cmd_kind_name(cmd.kind)};
 	bill_pgq_job_add(j,
-			 "WITH i AS (INSERT INTO mo_inbound (received_at, session, seq, src, dst, "
-			 "data_coding, esm_class, payload, text, kind, command) VALUES (now(), $1, $2, "
-			 "$3, $4, $5, $6, $7::bytea, $8, 'command', $9) RETURNING id) "
-			 "INSERT INTO outbox (created_at, src, dst, msg, text, cause_inbound_id) "
-			 "SELECT now(), $10, $3, $11, $12, i.id FROM i RETURNING id",
-			 12, p);
-	ENG_INFO("mo", "command", "session=%d seq=%" PRIu32 " src=%s command=%s reply=%s",
-		 mo->session, mo->seq, src, eng_cmd_kind_name(cmdkind), eng_msg_name(ENG_MSG_HELP));
+			 "INSERT INTO mo_inbound (received_at, session, seq, src, dst, data_coding, "
+			 "esm_class, payload, text, kind, command) VALUES ($1::timestamptz, $2, $3, $4, "
+			 "$5, $6, $7, $8::bytea, $9, 'command', $10)",
+			 10, p1);
+	const char *p2[] = {now, src, eng_cmd_kind_name(cmd.kind), number, c->service.short_code,
+			    lim[0], lim[1], lim[2], lim[3], lim[4], lim[5]};
+	bill_pgq_job_add(j,
+			 "SELECT * FROM dlg_command($1::timestamptz, $2, $3, $4, "
+			 "currval('mo_inbound_id_seq'), $5, $6, $7, $8, $9, $10, $11)",
+			 11, p2);
+	m->has_replies = 1;
+	ENG_INFO("mo", "command", "session=%d seq=%" PRIu32 " src=%s command=%s", mo->session,
+		 mo->seq, src, eng_cmd_kind_name(cmd.kind));
 	free(text);
 	free(hex);
+	bill_pgq_submit(d->db, j);
+}
+
+/* ---- invitation expiry (R5) ------------------------------------------------ */
+
+static void expiry_check(struct eng_daemon *d);
+
+static void expiry_timer_cb(uv_timer_t *t)
+{
+	expiry_check(t->data);
+}
+
+static void expiry_done(void *data, int status, PGresult *const *r, int n)
+{
+	struct eng_daemon *d = data;
+	d->expiry_running = 0;
+	uint64_t next_ms = 60000; /* look again at least once a minute */
+	if (status == 0 && n == 2) {
+		int sent = send_rows(d, r[0]);
+		if (sent)
+			ENG_INFO("dialog", "invitations_expired", "notices=%d", sent);
+		if (PQntuples(r[1]) == 1 && !PQgetisnull(r[1], 0, 0)) {
+			double secs = strtod(PQgetvalue(r[1], 0, 0), NULL);
+			double ms = secs * 1000.0 + 5;
+			if (ms < (double)next_ms)
+				next_ms = ms < 10 ? 10 : (uint64_t)ms;
+		}
+	} else {
+		next_ms = 1000;
+	}
+	if (!d->stopping)
+		uv_timer_start(&d->expiry_timer, expiry_timer_cb, next_ms, 0);
+}
+
+/* Expire what is due now and arm the timer for the next pending expiry: the
+ * invitations' timers live in PostgreSQL and survive any restart. */
+static void expiry_check(struct eng_daemon *d)
+{
+	if (d->expiry_running || d->stopping || !bill_pgq_up(d->db))
+		return;
+	struct bill_pgq_job *j = bill_pgq_job_new(expiry_done, d);
+	if (!j)
+		return;
+	char now[40];
+	eng_now_param(now);
+	const char *p1[] = {now, d->cfg.service.short_code};
+	bill_pgq_job_add(j, "SELECT * FROM dlg_expire_due($1::timestamptz, $2)", 2, p1);
+	const char *p2[] = {now};
+	bill_pgq_job_add(j,
+			 "SELECT extract(epoch FROM min(expires_at) - $1::timestamptz)::float8 "
+			 "FROM dialog WHERE state = 'pending'",
+			 1, p2);
+	d->expiry_running = 1;
+	uv_timer_stop(&d->expiry_timer);
 	bill_pgq_submit(d->db, j);
 }
 
@@ -447,6 +609,7 @@ static void on_db_state(void *data, int up)
 		start_smpp(d);
 	else
 		outbox_scan(d);
+	expiry_check(d);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -466,6 +629,8 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 		free(d);
 		return NULL;
 	}
+	uv_timer_init(loop, &d->expiry_timer);
+	d->expiry_timer.data = d;
 	uv_timer_init(loop, &d->outbox_timer);
 	d->outbox_timer.data = d;
 	uv_timer_start(&d->outbox_timer, outbox_timer_cb, OUTBOX_RETRY_MS, OUTBOX_RETRY_MS);
@@ -507,6 +672,8 @@ void eng_daemon_stop(struct eng_daemon *d, void (*done)(void *data), void *data)
 	ENG_INFO("engine", "stopping", "outbox_in_flight=%d", d->ninflight);
 	uv_timer_stop(&d->outbox_timer);
 	uv_close((uv_handle_t *)&d->outbox_timer, timer_closed);
+	uv_timer_stop(&d->expiry_timer);
+	uv_close((uv_handle_t *)&d->expiry_timer, timer_closed);
 	if (d->esme)
 		smpp_esme_stop(d->esme, esme_stopped, d);
 	else

@@ -26,4 +26,8 @@ int eng_parse_instant(const char *s, int64_t *out_us);
  * `out` needs 32 bytes. Returns out. */
 char *eng_format_instant(int64_t us, char *out);
 
+/* "2026-11-22T11:00:00.123456Z": the service clock now, for SQL statement
+ * parameters (DIALOG_NOW moves it; PostgreSQL's now() would not). */
+char *eng_now_param(char out[40]);
+
 #endif

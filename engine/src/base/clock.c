@@ -136,3 +136,15 @@ int64_t eng_now_us(void)
 		eng_clock_init();
 	return system_us() + g_offset_us;
 }
+
+char *eng_now_param(char out[40])
+{
+	int64_t us = eng_now_us();
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char s[24];
+	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%s.%06dZ", s, (int)(us % 1000000));
+	return out;
+}
