@@ -68,6 +68,12 @@ struct bill_pgq {
 	void (*close_done)(void *data);
 	void *close_data;
 	int handles_open;
+	char listen_channel[64];
+	char listen_sql[96];
+	void (*notify_cb)(void *data, const char *channel, const char *payload);
+	void *notify_data;
+	void (*before_batch)(void *data);
+	void *before_batch_data;
 };
 
 static void pgq_poll_cb(uv_poll_t *h, int status, int events);
@@ -270,6 +276,29 @@ static void conn_lost(struct bill_pgq *q, const char *why)
 	q->backoff_ms = q->backoff_ms * 2 > 5000 ? 5000 : q->backoff_ms * 2;
 }
 
+static void listen_done(void *data, int status, PGresult *const *r, int n)
+{
+	if (status != 0)
+		ENG_ERROR("db", "listen_failed", "status=%d", status);
+}
+
+/* LISTEN goes first on a new connection, ahead of anything queued. */
+static void queue_listen(struct bill_pgq *q)
+{
+	snprintf(q->listen_sql, sizeof q->listen_sql, "LISTEN %s", q->listen_channel);
+	struct bill_pgq_job *j = bill_pgq_job_new(listen_done, q);
+	if (!j || bill_pgq_job_add(j, q->listen_sql, 0, NULL) != 0) {
+		free(j);
+		return;
+	}
+	j->solo = 1;
+	j->next = q->head;
+	q->head = j;
+	if (!q->tail)
+		q->tail = j;
+	q->nqueued++;
+}
+
 static void connect_step(struct bill_pgq *q)
 {
 	switch (PQconnectPoll(q->conn)) {
@@ -289,6 +318,8 @@ static void connect_step(struct bill_pgq *q)
 		q->backoff_ms = 500;
 		poll_watch(q, UV_READABLE);
 		ENG_INFO("db", "up", "server_version=%d", PQserverVersion(q->conn));
+		if (q->listen_channel[0])
+			queue_listen(q);
 		set_state(q, PGQ_UP);
 		return;
 	default:
@@ -297,9 +328,20 @@ static void connect_step(struct bill_pgq *q)
 	}
 }
 
+/* Server notices (e.g. "relation ... already exists, skipping") go to the
+ * log at debug level instead of libpq's default of stderr. */
+static void pgq_notice(void *arg, const char *message)
+{
+	char line[512];
+	eng_log_quote(message, line, sizeof line);
+	ENG_DEBUG("db", "notice", "message=%s", line);
+}
+
 static void pgq_start_connect(struct bill_pgq *q)
 {
 	q->conn = PQconnectStart(q->conninfo);
+	if (q->conn)
+		PQsetNoticeProcessor(q->conn, pgq_notice, q);
 	if (!q->conn || PQstatus(q->conn) == CONNECTION_BAD) {
 		conn_lost(q, q->conn ? PQerrorMessage(q->conn) : "out of memory");
 		return;
@@ -508,10 +550,13 @@ static void pgq_poll_cb(uv_poll_t *h, int status, int events)
 		read_results(q);
 		if (!q->conn)
 			return;
-		/* Notices and NOTIFYs may arrive without a batch: drop them. */
+		/* NOTIFYs may arrive with or without a batch. */
 		PGnotify *n;
-		while ((n = PQnotifies(q->conn)))
+		while (q->conn && (n = PQnotifies(q->conn))) {
+			if (q->notify_cb)
+				q->notify_cb(q->notify_data, n->relname, n->extra);
 			PQfreemem(n);
+		}
 	}
 }
 
@@ -529,6 +574,8 @@ static void prepare_cb(uv_prepare_t *p)
 		job_finish(j, q->state == PGQ_CLOSING || q->state == PGQ_CLOSED ? -ECANCELED
 										: -EAGAIN);
 	}
+	if (q->state == PGQ_UP && !q->batch && q->before_batch)
+		q->before_batch(q->before_batch_data);
 	if (q->state == PGQ_UP && !q->batch && q->head)
 		send_batch(q);
 	if (q->state == PGQ_CLOSING && !q->batch && !q->fail_head)
@@ -581,6 +628,22 @@ void bill_pgq_submit(struct bill_pgq *q, struct bill_pgq_job *j)
 	} else {
 		list_push(&q->fail_head, &q->fail_tail, j);
 	}
+}
+
+void bill_pgq_listen(struct bill_pgq *q, const char *channel,
+		     void (*cb)(void *data, const char *channel, const char *payload), void *data)
+{
+	snprintf(q->listen_channel, sizeof q->listen_channel, "%s", channel);
+	q->notify_cb = cb;
+	q->notify_data = data;
+	if (q->state == PGQ_UP)
+		queue_listen(q);
+}
+
+void bill_pgq_before_batch(struct bill_pgq *q, void (*cb)(void *data), void *data)
+{
+	q->before_batch = cb;
+	q->before_batch_data = data;
 }
 
 const char *bill_pgq_error(const struct bill_pgq *q)

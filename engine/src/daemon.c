@@ -15,6 +15,7 @@
 #include "engine/msisdn.h"
 #include "smpp_gw/codec.h"
 #include "smpp_gw/esme.h"
+#include "relay.h"
 
 #define MAX_PARTS 16             /* longest reply we send */
 #define OUTBOX_SCAN_LIMIT 500
@@ -38,6 +39,7 @@ struct eng_daemon {
 	int scan_running;
 	uv_timer_t expiry_timer;
 	int expiry_running;
+	struct eng_relay *relay;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -410,11 +412,8 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 		return;
 	}
 	if (!is_receipt && !to_short_code) {
-		/* Relay and rating of P2P traffic come with the rating engine;
-		 * until then a P2P message is refused, not silently dropped. */
-		ENG_NOTICE("mo", "p2p_refused", "session=%d seq=%" PRIu32 " answer=ESME_RX_R_APPN",
-			   mo->session, mo->seq);
-		smpp_esme_respond(e, mo->token, SMPP_ESME_RX_R_APPN);
+		/* P2P traffic routed to the engine: rated, relayed, recorded. */
+		eng__relay_mo(d->relay, mo, src);
 		return;
 	}
 	/* The text, without a UDH. */
@@ -592,6 +591,7 @@ static int start_smpp(struct eng_daemon *d)
 	};
 	struct smpp_esme_callbacks cbs = {.data = d, .on_deliver = on_deliver, .on_bound = on_bound};
 	d->esme = smpp_esme_start(d->loop, &ec, &cbs);
+	eng__relay_set_esme(d->relay, d->esme);
 	if (!d->esme) {
 		ENG_ERROR("engine", "smpp_start_failed", "host=%s port=%d", cfg->smpp.host,
 			  cfg->smpp.port);
@@ -605,11 +605,24 @@ static void on_db_state(void *data, int up)
 	struct eng_daemon *d = data;
 	if (!up || d->stopping)
 		return;
+	eng__relay_db_up(d->relay);
 	if (!d->esme)
 		start_smpp(d);
 	else
 		outbox_scan(d);
 	expiry_check(d);
+}
+
+static void on_db_notify(void *data, const char *channel, const char *payload)
+{
+	struct eng_daemon *d = data;
+	eng__relay_notify(d->relay, payload);
+}
+
+static void on_before_batch(void *data)
+{
+	struct eng_daemon *d = data;
+	eng__relay_before_batch(d->relay);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -629,6 +642,14 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 		free(d);
 		return NULL;
 	}
+	d->relay = eng__relay_new(loop, d->db, &d->cfg);
+	if (!d->relay) {
+		bill_pgq_close(d->db, NULL, NULL);
+		free(d);
+		return NULL;
+	}
+	bill_pgq_listen(d->db, "dialog_cache", on_db_notify, d);
+	bill_pgq_before_batch(d->db, on_before_batch, d);
 	uv_timer_init(loop, &d->expiry_timer);
 	d->expiry_timer.data = d;
 	uv_timer_init(loop, &d->outbox_timer);
@@ -686,6 +707,7 @@ void eng_daemon_free(struct eng_daemon *d)
 		return;
 	if (d->esme)
 		smpp_esme_free(d->esme);
+	eng__relay_free(d->relay);
 	bill_pgq_free(d->db);
 	free(d->inflight);
 	free(d);

@@ -60,6 +60,18 @@ int bill_pgq_job_add(struct bill_pgq_job *j, const char *sql, int nparams,
 /* Queue the job (always taken; see the contract above). */
 void bill_pgq_submit(struct bill_pgq *q, struct bill_pgq_job *j);
 
+/* LISTEN on `channel` (a plain identifier) on this and every later
+ * connection; notifications go to `cb` (channel, payload). After a
+ * reconnect notifications may have been missed: `on_state(up=1)` tells the
+ * owner to forget what it cached. */
+void bill_pgq_listen(struct bill_pgq *q, const char *channel,
+		     void (*cb)(void *data, const char *channel, const char *payload), void *data);
+
+/* Called once per loop turn just before the queue sends its next batch, so
+ * that the owner can add the jobs it accumulated during the turn (e.g. one
+ * multi-row job for many messages). */
+void bill_pgq_before_batch(struct bill_pgq *q, void (*cb)(void *data), void *data);
+
 /* Message and SQLSTATE of the last -EINVAL, for the callback to log. */
 const char *bill_pgq_error(const struct bill_pgq *q);
 const char *bill_pgq_sqlstate(const struct bill_pgq *q);

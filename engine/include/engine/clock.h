@@ -29,5 +29,15 @@ char *eng_format_instant(int64_t us, char *out);
 /* "2026-11-22T11:00:00.123456Z": the service clock now, for SQL statement
  * parameters (DIALOG_NOW moves it; PostgreSQL's now() would not). */
 char *eng_now_param(char out[40]);
+/* The same for any instant (microseconds since the epoch). */
+char *eng_format_instant_us(int64_t us, char out[40]);
+
+/* The billing day (days since 1970-01-01 of the local date) of instant
+ * `at_s` in IANA zone `tz`, and the UTC instant of the next local midnight.
+ * 0 or -EINVAL. Not for hot paths: it switches the process time zone. */
+int eng_tz_day(const char *tz, int64_t at_s, int32_t *day, int64_t *next_midnight_s);
+
+/* "YYYY-MM-DD" of a day number. */
+char *eng_format_day(int32_t day, char out[11]);
 
 #endif

@@ -139,12 +139,58 @@ int64_t eng_now_us(void)
 
 char *eng_now_param(char out[40])
 {
-	int64_t us = eng_now_us();
+	return eng_format_instant_us(eng_now_us(), out);
+}
+
+char *eng_format_instant_us(int64_t us, char out[40])
+{
 	time_t t = (time_t)(us / 1000000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	char s[24];
 	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 40, "%s.%06dZ", s, (int)(us % 1000000));
+	return out;
+}
+
+int eng_tz_day(const char *tz, int64_t at_s, int32_t *day, int64_t *next_midnight_s)
+{
+	/* The C library converts in the process time zone only: switch it for
+	 * the call. Called once per region per day, not per message. */
+	char *old = getenv("TZ");
+	char saved[256] = "";
+	int had = old != NULL;
+	if (had)
+		snprintf(saved, sizeof saved, "%s", old);
+	setenv("TZ", tz, 1);
+	tzset();
+	time_t t = (time_t)at_s;
+	struct tm tm;
+	int rc = localtime_r(&t, &tm) ? 0 : -EINVAL;
+	if (rc == 0) {
+		*day = (int32_t)days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+						(unsigned)tm.tm_mday);
+		struct tm mid = tm;
+		mid.tm_mday += 1;
+		mid.tm_hour = 0;
+		mid.tm_min = 0;
+		mid.tm_sec = 0;
+		mid.tm_isdst = -1;
+		*next_midnight_s = (int64_t)mktime(&mid);
+	}
+	if (had)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	return rc;
+}
+
+char *eng_format_day(int32_t day, char out[11])
+{
+	time_t t = (time_t)day * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
 	return out;
 }

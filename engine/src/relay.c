@@ -1,0 +1,872 @@
+/* Relaying and rating of subscriber-to-subscriber SMS (R9-R12, R17, D5-D8).
+ *
+ * Per message:  rate (in memory) -> [hold money: prepaid and chargeable]
+ *               -> relay (submit_sm) -> record (group commit) -> ESME_ROK
+ *
+ * What the rating needs lives in memory: subscribers (id, tariff price,
+ * prepaid or not, region), pairs (the active dialog, its inviter's region,
+ * and the allowance counter of the current day: units used by recorded
+ * relays plus units reserved by relays in flight), regions (time zone and
+ * the current billing day). PostgreSQL is the source of truth: whatever is
+ * missing or stale is looked up (asynchronously, batched with the rest of the
+ * loop turn) the first time it is needed; every change by any writer is
+ * announced by a trigger on channel 'dialog_cache' and makes the entry stale.
+ * The counters are written only by this process (one dialogd per database),
+ * so they are never stale: a pair's counter is loaded from pair_usage once
+ * and then kept, also across reconnects.
+ *
+ * The single-threaded loop makes the reservation race-free: two messages
+ * competing for the last free unit of a pair are rated one after the other,
+ * and only the first gets it.
+ *
+ * Relayed messages confirmed by the SMSC during one loop turn are recorded
+ * by one call of dlg_record_relays() with arrays (usage rows, pair counters,
+ * ledger entries, balances, holds released), and only then acknowledged.
+ */
+#include "relay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/clock.h"
+#include "engine/log.h"
+#include "engine/msisdn.h"
+#include "engine/rating.h"
+#include "smpp_gw/codec.h"
+#include "smpp_gw/pdu.h"
+
+#define MAX_LOOKUPS 3
+
+/* ---- in-memory tables ------------------------------------------------------ */
+
+struct region {
+	char code[65];
+	char tz[64];
+	int32_t day;           /* current billing day, valid until next_midnight */
+	int64_t next_midnight; /* UTC seconds; 0 = not computed */
+};
+
+enum sub_state { SUB_UNKNOWN = 0, SUB_ACTIVE, SUB_BLOCKED, SUB_NONE };
+
+struct sub {
+	uint64_t msisdn; /* 0 = empty slot */
+	int64_t id;
+	int64_t price;
+	uint16_t region;
+	uint8_t state;
+	uint8_t prepaid;
+};
+
+enum pair_dstate { PAIR_UNKNOWN = 0, PAIR_NONE, PAIR_ACTIVE, PAIR_SUSPENDED };
+
+struct pair {
+	uint64_t lo, hi; /* lo = 0: empty slot */
+	int64_t dialog_id;
+	uint16_t inviter_region;
+	uint8_t dstate;
+	uint8_t counted;  /* the counter of `day` was loaded */
+	int32_t day;      /* the day the counter is for */
+	int32_t used;     /* recorded (or confirmed and being recorded) */
+	int32_t reserved; /* held by relays in flight */
+};
+
+struct sub_table {
+	struct sub *slots;
+	size_t cap, n;
+};
+
+struct pair_table {
+	struct pair *slots;
+	size_t cap, n;
+};
+
+/* ---- messages ---------------------------------------------------------------- */
+
+struct rmsg {
+	struct eng_relay *r;
+	uint64_t token;
+	int session;
+	uint32_t seq;
+	uint64_t src, dst;   /* dst 0: not a canonical number (off-net) */
+	char src_s[ENG_MSISDN_LEN + 1];
+	char dst_s[ENG_MSISDN_LEN + 1];
+	struct smpp_sm sm;   /* payload points to `payload` */
+	uint8_t *payload;
+	int segments;
+	int lookups;
+	/* the rating */
+	int64_t sub_id;
+	int64_t dialog_id;   /* 0: none */
+	int32_t pair_day;    /* valid when in_dialog */
+	int32_t bill_day;
+	int in_dialog;
+	int free_segments;
+	int64_t price;
+	const char *rule;
+	int held;
+	int64_t at_us;
+	char key[40];
+	char message_id[66];
+	struct rmsg *next;
+};
+
+struct eng_relay {
+	uv_loop_t *loop;
+	struct bill_pgq *db;
+	struct smpp_esme *esme;
+	const struct eng_config *cfg;
+	struct region *regions;
+	int nregions, capregions;
+	struct sub_table subs;
+	struct pair_table pairs;
+	char boot[24];
+	uint64_t next_key;
+	int inflight;
+	struct rmsg *confirmed, *confirmed_tail; /* waiting to be recorded */
+	int nconfirmed;
+};
+
+static uint64_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static int sub_grow(struct sub_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct sub *s = calloc(cap, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].msisdn)
+			continue;
+		size_t j = hash64(t->slots[i].msisdn) & (cap - 1);
+		while (s[j].msisdn)
+			j = (j + 1) & (cap - 1);
+		s[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = s;
+	t->cap = cap;
+	return 0;
+}
+
+/* Find, or with `create` insert, the entry of a number. */
+static struct sub *sub_get(struct sub_table *t, uint64_t msisdn, int create)
+{
+	if (t->cap) {
+		size_t j = hash64(msisdn) & (t->cap - 1);
+		while (t->slots[j].msisdn) {
+			if (t->slots[j].msisdn == msisdn)
+				return &t->slots[j];
+			j = (j + 1) & (t->cap - 1);
+		}
+	}
+	if (!create)
+		return NULL;
+	if ((t->n + 1) * 10 > t->cap * 7 && sub_grow(t) != 0)
+		return NULL;
+	size_t j = hash64(msisdn) & (t->cap - 1);
+	while (t->slots[j].msisdn)
+		j = (j + 1) & (t->cap - 1);
+	memset(&t->slots[j], 0, sizeof t->slots[j]);
+	t->slots[j].msisdn = msisdn;
+	t->n++;
+	return &t->slots[j];
+}
+
+static int pair_grow(struct pair_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct pair *s = calloc(cap, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].lo)
+			continue;
+		size_t j = hash64(t->slots[i].lo * 31 + t->slots[i].hi) & (cap - 1);
+		while (s[j].lo)
+			j = (j + 1) & (cap - 1);
+		s[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = s;
+	t->cap = cap;
+	return 0;
+}
+
+static struct pair *pair_get(struct pair_table *t, uint64_t a, uint64_t b, int create)
+{
+	uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+	if (t->cap) {
+		size_t j = hash64(lo * 31 + hi) & (t->cap - 1);
+		while (t->slots[j].lo) {
+			if (t->slots[j].lo == lo && t->slots[j].hi == hi)
+				return &t->slots[j];
+			j = (j + 1) & (t->cap - 1);
+		}
+	}
+	if (!create)
+		return NULL;
+	if ((t->n + 1) * 10 > t->cap * 7 && pair_grow(t) != 0)
+		return NULL;
+	size_t j = hash64(lo * 31 + hi) & (t->cap - 1);
+	while (t->slots[j].lo)
+		j = (j + 1) & (t->cap - 1);
+	memset(&t->slots[j], 0, sizeof t->slots[j]);
+	t->slots[j].lo = lo;
+	t->slots[j].hi = hi;
+	t->n++;
+	return &t->slots[j];
+}
+
+/* A region by code, added when new; its time zone is (re)set. Returns the
+ * index or -1. */
+static int region_put(struct eng_relay *r, const char *code, const char *tz)
+{
+	for (int i = 0; i < r->nregions; i++)
+		if (strcmp(r->regions[i].code, code) == 0) {
+			if (strcmp(r->regions[i].tz, tz) != 0) {
+				snprintf(r->regions[i].tz, sizeof r->regions[i].tz, "%s", tz);
+				r->regions[i].next_midnight = 0;
+			}
+			return i;
+		}
+	if (r->nregions == r->capregions) {
+		int cap = r->capregions ? r->capregions * 2 : 16;
+		struct region *g = realloc(r->regions, (size_t)cap * sizeof *g);
+		if (!g)
+			return -1;
+		r->regions = g;
+		r->capregions = cap;
+	}
+	struct region *g = &r->regions[r->nregions];
+	memset(g, 0, sizeof *g);
+	snprintf(g->code, sizeof g->code, "%s", code);
+	snprintf(g->tz, sizeof g->tz, "%s", tz);
+	return r->nregions++;
+}
+
+/* The billing day of a region now (D5, D7, D12). */
+static int32_t region_day(struct eng_relay *r, int idx, int64_t now_s)
+{
+	struct region *g = &r->regions[idx];
+	if (now_s >= g->next_midnight || g->next_midnight == 0 ||
+	    now_s < g->next_midnight - 2 * 86400) {
+		if (eng_tz_day(g->tz, now_s, &g->day, &g->next_midnight) != 0) {
+			ENG_ERROR("relay", "bad_time_zone", "region=%s tz=%s", g->code, g->tz);
+			g->day = (int32_t)(now_s / 86400);
+			g->next_midnight = now_s + 60;
+		}
+	}
+	return g->day;
+}
+
+static uint64_t num(const char *s)
+{
+	return strtoull(s, NULL, 10);
+}
+
+/* ---- message life -------------------------------------------------------------- */
+
+static void msg_done(struct rmsg *m, uint32_t status)
+{
+	struct eng_relay *r = m->r;
+	smpp_esme_respond(r->esme, m->token, status);
+	r->inflight--;
+	free(m->payload);
+	free(m);
+}
+
+/* Give back the allowance units the message reserved. */
+static void release_units(struct rmsg *m)
+{
+	if (!m->in_dialog || m->free_segments == 0)
+		return;
+	struct pair *p = pair_get(&m->r->pairs, m->src, m->dst, 0);
+	if (p && p->day == m->pair_day) {
+		p->reserved -= m->free_segments;
+		if (p->reserved < 0)
+			p->reserved = 0;
+	}
+}
+
+static void noop_done(void *data, int status, PGresult *const *res, int n)
+{
+	if (status != 0)
+		ENG_ERROR("relay", "hold_release_failed", "status=%d", status);
+}
+
+static void release_hold(struct rmsg *m)
+{
+	if (!m->held)
+		return;
+	struct bill_pgq_job *j = bill_pgq_job_new(noop_done, NULL);
+	if (!j)
+		return;
+	const char *p[] = {m->key};
+	bill_pgq_job_add(j, "DELETE FROM sms_hold WHERE relay_key = $1", 1, p);
+	bill_pgq_submit(m->r->db, j);
+	m->held = 0;
+}
+
+static void fail_temporary(struct rmsg *m, const char *why)
+{
+	release_units(m);
+	release_hold(m);
+	ENG_NOTICE("relay", "not_relayed",
+		   "session=%d seq=%" PRIu32 " src=%s reason=%s answer=ESME_RX_T_APPN", m->session,
+		   m->seq, m->src_s, why);
+	msg_done(m, SMPP_ESME_RX_T_APPN);
+}
+
+static void submitted(struct smpp_esme *e, void *data, int status, const char *message_id)
+{
+	struct rmsg *m = data;
+	struct eng_relay *r = m->r;
+	if (status != 0) {
+		char why[64];
+		snprintf(why, sizeof why, "%s",
+			 status > 0 ? smpp_status_name((uint32_t)status) : strerror(-status));
+		for (char *c = why; *c; c++)
+			if (*c == ' ')
+				*c = '_';
+		fail_temporary(m, why);
+		return;
+	}
+	snprintf(m->message_id, sizeof m->message_id, "%s", message_id ? message_id : "");
+	/* The unit is spent: reserved -> used. */
+	if (m->in_dialog && m->free_segments) {
+		struct pair *p = pair_get(&r->pairs, m->src, m->dst, 0);
+		if (p && p->day == m->pair_day) {
+			p->reserved -= m->free_segments;
+			if (p->reserved < 0)
+				p->reserved = 0;
+			p->used += m->free_segments;
+		}
+	}
+	m->next = NULL;
+	if (r->confirmed_tail)
+		r->confirmed_tail->next = m;
+	else
+		r->confirmed = m;
+	r->confirmed_tail = m;
+	r->nconfirmed++;
+}
+
+static void relay_submit(struct rmsg *m)
+{
+	if (!m->r->esme) {
+		fail_temporary(m, "smsc_not_bound");
+		return;
+	}
+	int rc = smpp_esme_submit(m->r->esme, &m->sm, submitted, m);
+	if (rc != 0)
+		fail_temporary(m, "submit_refused");
+}
+
+static void hold_done(void *data, int status, PGresult *const *res, int n)
+{
+	struct rmsg *m = data;
+	if (status != 0) {
+		fail_temporary(m, "database");
+		return;
+	}
+	if (n < 1 || PQntuples(res[0]) != 1 || strcmp(PQgetvalue(res[0], 0, 0), "t") != 0) {
+		/* R17: a chargeable message that cannot be paid is rejected back
+		 * to the SMSC and not relayed. */
+		release_units(m);
+		ENG_NOTICE("relay", "unpaid",
+			   "session=%d seq=%" PRIu32 " src=%s amount=%" PRId64
+			   " rule=R17 answer=ESME_RX_R_APPN",
+			   m->session, m->seq, m->src_s,
+			   (int64_t)(m->segments - m->free_segments) * m->price);
+		msg_done(m, SMPP_ESME_RX_R_APPN);
+		return;
+	}
+	m->held = 1;
+	relay_submit(m);
+}
+
+static void lookup(struct rmsg *m);
+
+/* Rate a message whose subscribers and pair are known, then hold / relay. */
+static void rate(struct rmsg *m)
+{
+	struct eng_relay *r = m->r;
+	struct sub *s = sub_get(&r->subs, m->src, 0);
+	if (s->state != SUB_ACTIVE) {
+		/* D8: the engine cannot rate a message from a number that is not
+		 * a provisioned active subscriber. */
+		ENG_NOTICE("relay", "unknown_sender",
+			   "session=%d seq=%" PRIu32 " src=%s state=%s rule=D8 answer=ESME_RX_R_APPN",
+			   m->session, m->seq, m->src_s,
+			   s->state == SUB_BLOCKED ? "blocked" : "not_a_subscriber");
+		msg_done(m, SMPP_ESME_RX_R_APPN);
+		return;
+	}
+	int64_t now_s = m->at_us / 1000000;
+	m->sub_id = s->id;
+	m->price = s->price;
+	m->bill_day = region_day(r, s->region, now_s); /* D7: the payer's day */
+	struct pair *p = m->dst ? pair_get(&r->pairs, m->src, m->dst, 0) : NULL;
+	int used = 0;
+	m->in_dialog = p && p->dstate == PAIR_ACTIVE; /* suspended: rated R11 (D13) */
+	if (m->in_dialog) {
+		int32_t day = region_day(r, p->inviter_region, now_s); /* D5 */
+		if (p->day != day || !p->counted) {
+			if (!p->counted && m->lookups < MAX_LOOKUPS) {
+				lookup(m); /* load the day's counter first */
+				return;
+			}
+			if (p->day != day) {
+				p->day = day;
+				p->used = 0;
+				p->reserved = 0;
+			}
+			p->counted = 1;
+		}
+		m->dialog_id = p->dialog_id;
+		m->pair_day = day;
+		used = p->used + p->reserved;
+	}
+	struct eng_rate_in in = {m->segments, m->in_dialog, r->cfg->service.daily_allowance, used,
+				 m->price};
+	struct eng_rate_out out;
+	eng_rate(&in, &out);
+	m->free_segments = out.free_segments;
+	m->rule = out.rule;
+	if (m->in_dialog)
+		p->reserved += out.free_segments;
+	snprintf(m->key, sizeof m->key, "%s:%" PRIu64, r->boot, ++r->next_key);
+	if (out.amount > 0 && s->prepaid) {
+		struct bill_pgq_job *j = bill_pgq_job_new(hold_done, m);
+		if (!j) {
+			fail_temporary(m, "out_of_memory");
+			return;
+		}
+		char sid[24], amount[24], now[40];
+		snprintf(sid, sizeof sid, "%" PRId64, m->sub_id);
+		snprintf(amount, sizeof amount, "%" PRId64, out.amount);
+		const char *prm[] = {m->key, sid, amount, eng_now_param(now)};
+		bill_pgq_job_add(j, "SELECT dlg_hold($1, $2, $3, $4::timestamptz)", 4, prm);
+		bill_pgq_submit(r->db, j);
+		return;
+	}
+	relay_submit(m);
+}
+
+static int need_lookup(struct eng_relay *r, const struct rmsg *m)
+{
+	const struct sub *s = sub_get(&r->subs, m->src, 0);
+	if (!s || s->state == SUB_UNKNOWN)
+		return 1;
+	if (!m->dst)
+		return 0;
+	const struct sub *d = sub_get(&r->subs, m->dst, 0);
+	const struct pair *p = pair_get(&r->pairs, m->src, m->dst, 0);
+	return !d || d->state == SUB_UNKNOWN || !p || p->dstate == PAIR_UNKNOWN;
+}
+
+static void rate_or_lookup(struct rmsg *m)
+{
+	if (need_lookup(m->r, m)) {
+		if (m->lookups >= MAX_LOOKUPS) {
+			fail_temporary(m, "lookup_unstable");
+			return;
+		}
+		lookup(m);
+		return;
+	}
+	rate(m);
+}
+
+static void lookup_done(void *data, int status, PGresult *const *res, int n)
+{
+	struct rmsg *m = data;
+	struct eng_relay *r = m->r;
+	m->lookups++;
+	if (status != 0) {
+		fail_temporary(m, "database");
+		return;
+	}
+	/* 0: subscribers; 1: the pair's open dialog; 2: the pair's counters */
+	int found_src = 0, found_dst = 0;
+	for (int i = 0; i < PQntuples(res[0]); i++) {
+		uint64_t msisdn = num(PQgetvalue(res[0], i, 0));
+		struct sub *s = sub_get(&r->subs, msisdn, 1);
+		if (!s) {
+			fail_temporary(m, "out_of_memory");
+			return;
+		}
+		int reg = region_put(r, PQgetvalue(res[0], i, 5), PQgetvalue(res[0], i, 6));
+		s->id = strtoll(PQgetvalue(res[0], i, 1), NULL, 10);
+		s->state = strcmp(PQgetvalue(res[0], i, 2), "active") == 0 ? SUB_ACTIVE : SUB_BLOCKED;
+		s->prepaid = strcmp(PQgetvalue(res[0], i, 3), "prepaid") == 0;
+		s->price = strtoll(PQgetvalue(res[0], i, 4), NULL, 10);
+		s->region = (uint16_t)(reg < 0 ? 0 : reg);
+		if (reg < 0)
+			s->state = SUB_UNKNOWN;
+		found_src |= msisdn == m->src;
+		found_dst |= msisdn == m->dst;
+	}
+	if (!found_src) {
+		struct sub *s = sub_get(&r->subs, m->src, 1);
+		if (s)
+			s->state = SUB_NONE;
+	}
+	if (m->dst && !found_dst) {
+		struct sub *s = sub_get(&r->subs, m->dst, 1);
+		if (s)
+			s->state = SUB_NONE;
+	}
+	if (m->dst && n >= 3) {
+		struct pair *p = pair_get(&r->pairs, m->src, m->dst, 1);
+		if (!p) {
+			fail_temporary(m, "out_of_memory");
+			return;
+		}
+		if (PQntuples(res[1]) == 1) {
+			p->dialog_id = strtoll(PQgetvalue(res[1], 0, 0), NULL, 10);
+			p->dstate = strcmp(PQgetvalue(res[1], 0, 1), "active") == 0 ? PAIR_ACTIVE
+										    : PAIR_SUSPENDED;
+			int reg = region_put(r, PQgetvalue(res[1], 0, 2), PQgetvalue(res[1], 0, 3));
+			p->inviter_region = (uint16_t)(reg < 0 ? 0 : reg);
+			if (p->dstate == PAIR_ACTIVE && !p->counted && reg >= 0) {
+				int32_t day = region_day(r, reg, m->at_us / 1000000);
+				int db_used = 0;
+				for (int i = 0; i < PQntuples(res[2]); i++)
+					if (atoi(PQgetvalue(res[2], i, 0)) == day)
+						db_used = atoi(PQgetvalue(res[2], i, 1));
+				if (p->day != day) {
+					p->day = day;
+					p->reserved = 0;
+					p->used = 0;
+				}
+				if (db_used > p->used)
+					p->used = db_used;
+				p->counted = 1;
+			}
+		} else {
+			p->dialog_id = 0;
+			p->dstate = PAIR_NONE;
+		}
+	}
+	rate_or_lookup(m);
+}
+
+/* Load the sender, the destination and their pair (dialog, counters). */
+static void lookup(struct rmsg *m)
+{
+	struct eng_relay *r = m->r;
+	struct bill_pgq_job *j = bill_pgq_job_new(lookup_done, m);
+	if (!j) {
+		fail_temporary(m, "out_of_memory");
+		return;
+	}
+	char nums[32], lo[16], hi[16];
+	snprintf(nums, sizeof nums, "{%s%s%s}", m->src_s, m->dst ? "," : "", m->dst ? m->dst_s : "");
+	const char *p1[] = {nums};
+	bill_pgq_job_add(j,
+			 "SELECT s.msisdn, s.id, s.status, s.account_type, t.sms_price, r.code, r.tz "
+			 "FROM subscriber s JOIN tariff t ON t.code = s.tariff "
+			 "JOIN region r ON r.code = s.region "
+			 "WHERE s.msisdn = ANY ($1::text[]) AND s.retired_at IS NULL",
+			 1, p1);
+	if (m->dst) {
+		snprintf(lo, sizeof lo, "%s", m->src < m->dst ? m->src_s : m->dst_s);
+		snprintf(hi, sizeof hi, "%s", m->src < m->dst ? m->dst_s : m->src_s);
+		const char *p2[] = {lo, hi};
+		bill_pgq_job_add(j,
+				 "SELECT d.id, d.state, r.code, r.tz FROM dialog d "
+				 "JOIN subscriber si ON si.id = d.inviter_id "
+				 "JOIN region r ON r.code = si.region "
+				 "WHERE least(d.inviter, d.invitee) = $1 "
+				 "AND greatest(d.inviter, d.invitee) = $2 "
+				 "AND d.state IN ('active', 'suspended') ORDER BY d.id DESC LIMIT 1",
+				 2, p2);
+		char day[12];
+		eng_format_day((int32_t)(m->at_us / 1000000 / 86400), day);
+		const char *p3[] = {lo, hi, day};
+		bill_pgq_job_add(j,
+				 "SELECT day - DATE '1970-01-01', used FROM pair_usage "
+				 "WHERE pair_lo = $1 AND pair_hi = $2 AND day >= $3::date - 1",
+				 3, p3);
+	}
+	bill_pgq_submit(r->db, j);
+}
+
+void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *src)
+{
+	struct rmsg *m = calloc(1, sizeof *m);
+	uint8_t *payload = malloc(mo->sm.payload_len ? mo->sm.payload_len : 1);
+	if (!m || !payload) {
+		free(m);
+		free(payload);
+		smpp_esme_respond(r->esme, mo->token, SMPP_ESME_RX_T_APPN);
+		return;
+	}
+	r->inflight++;
+	m->r = r;
+	m->token = mo->token;
+	m->session = mo->session;
+	m->seq = mo->seq;
+	m->at_us = eng_now_us();
+	snprintf(m->src_s, sizeof m->src_s, "%s", src);
+	m->src = num(src);
+	if (eng_msisdn_from_smpp(mo->sm.dst.ton, mo->sm.dst.addr, m->dst_s) == 0)
+		m->dst = num(m->dst_s);
+	/* The relayed submit_sm keeps source, destination, data_coding,
+	 * esm_class, UDH and payload byte for byte, and registered_delivery. */
+	m->sm = mo->sm;
+	memcpy(payload, mo->sm.payload, mo->sm.payload_len);
+	m->payload = payload;
+	m->sm.payload = payload;
+	m->sm.has_receipted_message_id = false;
+	m->sm.message_state = -1;
+	m->segments = smpp_segments_needed(mo->sm.data_coding, mo->sm.esm_class, payload,
+					   mo->sm.payload_len);
+	if (m->segments < 1)
+		m->segments = 1;
+	rate_or_lookup(m);
+}
+
+/* ---- recording ------------------------------------------------------------------ */
+
+struct record_batch {
+	struct eng_relay *r;
+	struct rmsg *msgs;
+	int n;
+};
+
+/* Append one element to a PostgreSQL array literal being built in `b`
+ * (NULL -> NULL; text quoted). */
+struct abuf {
+	char *s;
+	size_t len, cap;
+};
+
+static int ab_put(struct abuf *b, const char *v, int quote)
+{
+	size_t need = (v ? strlen(v) * 2 : 4) + 4;
+	if (b->len + need + 2 > b->cap) {
+		size_t cap = (b->cap + need) * 2;
+		char *s = realloc(b->s, cap);
+		if (!s)
+			return -ENOMEM;
+		b->s = s;
+		b->cap = cap;
+	}
+	char sep = b->len ? ',' : '{';
+	b->s[b->len++] = sep;
+	if (!v) {
+		memcpy(b->s + b->len, "NULL", 4);
+		b->len += 4;
+	} else if (!quote) {
+		size_t l = strlen(v);
+		memcpy(b->s + b->len, v, l);
+		b->len += l;
+	} else {
+		b->s[b->len++] = '"';
+		for (const char *c = v; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				b->s[b->len++] = '\\';
+			b->s[b->len++] = *c;
+		}
+		b->s[b->len++] = '"';
+	}
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+static const char *ab_end(struct abuf *b)
+{
+	if (!b->s) {
+		b->s = strdup("{}");
+		return b->s;
+	}
+	b->s[b->len++] = '}';
+	b->s[b->len] = '\0';
+	return b->s;
+}
+
+static void record_done(void *data, int status, PGresult *const *res, int n)
+{
+	struct record_batch *b = data;
+	struct eng_relay *r = b->r;
+	struct rmsg *m = b->msgs;
+	if (status == -EAGAIN) {
+		/* Relayed but not recorded yet: keep them, record again when the
+		 * database is back; their deliver_sm stay unanswered meanwhile. */
+		struct rmsg *last = m;
+		while (last && last->next)
+			last = last->next;
+		if (last) {
+			last->next = r->confirmed;
+			r->confirmed = m;
+			if (!r->confirmed_tail)
+				r->confirmed_tail = last;
+			r->nconfirmed += b->n;
+		}
+		free(b);
+		return;
+	}
+	uint32_t answer = status == 0 ? SMPP_ESME_ROK : SMPP_ESME_RX_T_APPN;
+	if (status != 0)
+		ENG_ERROR("relay", "record_failed", "messages=%d status=%d answer=ESME_RX_T_APPN",
+			  b->n, status);
+	while (m) {
+		struct rmsg *next = m->next;
+		msg_done(m, answer);
+		m = next;
+	}
+	free(b);
+}
+
+void eng__relay_before_batch(struct eng_relay *r)
+{
+	if (!r->confirmed)
+		return;
+	struct record_batch *b = calloc(1, sizeof *b);
+	struct bill_pgq_job *j = b ? bill_pgq_job_new(record_done, b) : NULL;
+	if (!j) {
+		free(b);
+		return; /* try again next turn */
+	}
+	b->r = r;
+	b->msgs = r->confirmed;
+	b->n = r->nconfirmed;
+	r->confirmed = r->confirmed_tail = NULL;
+	r->nconfirmed = 0;
+	struct abuf a[13];
+	memset(a, 0, sizeof a);
+	int rc = 0;
+	for (struct rmsg *m = b->msgs; m && rc == 0; m = m->next) {
+		char at[40], sub[24], dialog[24], pday[12], segs[12], fr[12], price[24], bday[12];
+		eng_format_instant_us(m->at_us, at);
+		snprintf(sub, sizeof sub, "%" PRId64, m->sub_id);
+		snprintf(dialog, sizeof dialog, "%" PRId64, m->dialog_id);
+		eng_format_day(m->pair_day, pday);
+		snprintf(segs, sizeof segs, "%d", m->segments);
+		snprintf(fr, sizeof fr, "%d", m->free_segments);
+		snprintf(price, sizeof price, "%" PRId64, m->price);
+		eng_format_day(m->bill_day, bday);
+		char dst[24];
+		snprintf(dst, sizeof dst, "%s", m->dst ? m->dst_s : m->sm.dst.addr);
+		rc |= ab_put(&a[0], m->key, 1);
+		rc |= ab_put(&a[1], at, 1);
+		rc |= ab_put(&a[2], m->src_s, 1);
+		rc |= ab_put(&a[3], dst, 1);
+		rc |= ab_put(&a[4], sub, 0);
+		rc |= ab_put(&a[5], m->in_dialog ? dialog : NULL, 0);
+		rc |= ab_put(&a[6], m->in_dialog ? pday : NULL, 1);
+		rc |= ab_put(&a[7], segs, 0);
+		rc |= ab_put(&a[8], fr, 0);
+		rc |= ab_put(&a[9], price, 0);
+		rc |= ab_put(&a[10], m->rule, 1);
+		rc |= ab_put(&a[11], bday, 1);
+		rc |= ab_put(&a[12], m->message_id, 1);
+	}
+	const char *p[13];
+	for (int i = 0; i < 13; i++)
+		p[i] = ab_end(&a[i]);
+	if (rc == 0)
+		rc = bill_pgq_job_add(j,
+				      "SELECT dlg_record_relays($1::text[], $2::timestamptz[], "
+				      "$3::text[], $4::text[], $5::bigint[], $6::bigint[], "
+				      "$7::date[], $8::integer[], $9::integer[], $10::bigint[], "
+				      "$11::text[], $12::date[], $13::text[])",
+				      13, p);
+	for (int i = 0; i < 13; i++)
+		free(a[i].s);
+	bill_pgq_submit(r->db, j); /* on a failed add the job fails alone */
+}
+
+/* ---- cache maintenance ---------------------------------------------------------- */
+
+static void forget_all(struct eng_relay *r)
+{
+	for (size_t i = 0; i < r->subs.cap; i++)
+		if (r->subs.slots[i].msisdn)
+			r->subs.slots[i].state = SUB_UNKNOWN;
+	for (size_t i = 0; i < r->pairs.cap; i++)
+		if (r->pairs.slots[i].lo)
+			r->pairs.slots[i].dstate = PAIR_UNKNOWN;
+	for (int i = 0; i < r->nregions; i++)
+		r->regions[i].next_midnight = 0;
+}
+
+void eng__relay_db_up(struct eng_relay *r)
+{
+	/* Notifications may have been missed while the connection was down. */
+	forget_all(r);
+}
+
+void eng__relay_notify(struct eng_relay *r, const char *payload)
+{
+	char kind = payload[0];
+	if (kind == 's') {
+		struct sub *s = sub_get(&r->subs, num(payload + 2), 0);
+		if (s)
+			s->state = SUB_UNKNOWN;
+	} else if (kind == 'd') {
+		const char *sp = strchr(payload + 2, ' ');
+		if (!sp)
+			return;
+		struct pair *p = pair_get(&r->pairs, num(payload + 2), num(sp + 1), 0);
+		if (p)
+			p->dstate = PAIR_UNKNOWN;
+	} else {
+		/* a region's zone or a tariff's price changed: rare, forget all */
+		forget_all(r);
+	}
+}
+
+struct eng_relay *eng__relay_new(uv_loop_t *loop, struct bill_pgq *db,
+				 const struct eng_config *cfg)
+{
+	struct eng_relay *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->loop = loop;
+	r->db = db;
+	r->cfg = cfg;
+	snprintf(r->boot, sizeof r->boot, "%" PRIx64 "%x", (uint64_t)eng_now_us(),
+		 (unsigned)uv_os_getpid() & 0xffff);
+	return r;
+}
+
+void eng__relay_set_esme(struct eng_relay *r, struct smpp_esme *e)
+{
+	r->esme = e;
+}
+
+int eng__relay_inflight(const struct eng_relay *r)
+{
+	return r->inflight;
+}
+
+void eng__relay_free(struct eng_relay *r)
+{
+	if (!r)
+		return;
+	struct rmsg *m = r->confirmed;
+	while (m) {
+		struct rmsg *next = m->next;
+		free(m->payload);
+		free(m);
+		m = next;
+	}
+	free(r->subs.slots);
+	free(r->pairs.slots);
+	free(r->regions);
+	free(r);
+}

@@ -1,0 +1,163 @@
+-- 0004_rating.sql — relaying and rating subscriber-to-subscriber SMS
+-- (R9-R12, R17, D5-D8).
+--
+-- dialogd rates each relayed message in memory (allowance counters per pair
+-- and day, rebuilt from pair_usage at start-up) and, once the SMSC accepted
+-- the relayed submit_sm, records it here in a group commit: the usage row,
+-- the pair's counter, and for a chargeable message the ledger entry and the
+-- sender's balance. A prepaid sender's money is held (sms_hold) before the
+-- relay, so that no other writer (daily billing) can spend it meanwhile; the
+-- hold becomes the charge when the relay is confirmed, or is released.
+
+-- One row per relayed message (all its segments). relay_key is the
+-- engine's idempotency key for the message ("<boot>:<n>"); the ledger entry
+-- of a charged message has idem_key 'sms:' || relay_key.
+CREATE TABLE sms_usage (
+    id               bigserial PRIMARY KEY,
+    relay_key        text NOT NULL UNIQUE,
+    at               timestamptz NOT NULL,
+    src              text NOT NULL,
+    dst              text NOT NULL,
+    src_sub_id       bigint NOT NULL REFERENCES subscriber (id),
+    dialog_id        bigint REFERENCES dialog (id),
+    pair_day         date,              -- allowance day (inviter's region, D5)
+    segments         integer NOT NULL CHECK (segments > 0),
+    free_segments    integer NOT NULL CHECK (free_segments >= 0),
+    charged_segments integer NOT NULL CHECK (charged_segments >= 0),
+    price            bigint NOT NULL CHECK (price >= 0),      -- per segment
+    amount           bigint NOT NULL CHECK (amount >= 0),
+    rule             text NOT NULL CHECK (rule IN ('R9', 'R10', 'R11')),
+    bill_date        date NOT NULL,     -- payer's region day (D7)
+    message_id       text,              -- the SMSC's id of the relayed submit_sm
+    CHECK (free_segments + charged_segments = segments),
+    CHECK (amount = charged_segments * price)
+);
+CREATE INDEX sms_usage_src_at ON sms_usage (src, at);
+CREATE INDEX sms_usage_message ON sms_usage (message_id) WHERE message_id IS NOT NULL;
+
+-- Money held for a prepaid sender's chargeable message while it is relayed.
+CREATE TABLE sms_hold (
+    relay_key     text PRIMARY KEY,
+    subscriber_id bigint NOT NULL REFERENCES subscriber (id),
+    amount        bigint NOT NULL CHECK (amount > 0),
+    created_at    timestamptz NOT NULL
+);
+CREATE INDEX sms_hold_subscriber ON sms_hold (subscriber_id);
+
+-- What a prepaid account may still spend: balance less holds, down to
+-- -credit_limit (R17, D13).
+CREATE FUNCTION dlg_spendable(p_sub bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT s.balance + s.credit_limit
+           - coalesce((SELECT sum(h.amount) FROM sms_hold h WHERE h.subscriber_id = s.id), 0)
+      FROM subscriber s WHERE s.id = p_sub
+$$;
+
+-- Hold p_amount for a prepaid sender (postpaid: always granted, nothing
+-- held). Returns true when granted.
+CREATE FUNCTION dlg_hold(p_key text, p_sub bigint, p_amount bigint, p_now timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+BEGIN
+    SELECT account_type INTO t FROM subscriber WHERE id = p_sub FOR UPDATE;
+    IF t IS NULL THEN
+        RETURN false;
+    END IF;
+    IF t = 'postpaid' THEN
+        RETURN true;
+    END IF;
+    IF dlg_spendable(p_sub) < p_amount THEN
+        RETURN false;
+    END IF;
+    INSERT INTO sms_hold (relay_key, subscriber_id, amount, created_at)
+    VALUES (p_key, p_sub, p_amount, p_now)
+    ON CONFLICT (relay_key) DO NOTHING;
+    RETURN true;
+END;
+$$;
+
+-- Record a batch of relayed messages (arrays of equal length, one element
+-- per message). Idempotent by relay_key: a key already recorded is skipped.
+CREATE FUNCTION dlg_record_relays(
+    p_key text[], p_at timestamptz[], p_src text[], p_dst text[], p_sub bigint[],
+    p_dialog bigint[], p_pair_day date[], p_segments integer[], p_free integer[],
+    p_price bigint[], p_rule text[], p_bill_date date[], p_message_id text[])
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS relay_batch (
+        relay_key text, at timestamptz, src text, dst text, sub bigint, dialog bigint,
+        pair_day date, segments integer, free integer, price bigint, rule text,
+        bill_date date, message_id text) ON COMMIT DELETE ROWS;
+    INSERT INTO relay_batch
+    SELECT * FROM unnest(p_key, p_at, p_src, p_dst, p_sub, p_dialog, p_pair_day, p_segments,
+                         p_free, p_price, p_rule, p_bill_date, p_message_id);
+    DELETE FROM relay_batch b USING sms_usage u WHERE u.relay_key = b.relay_key;
+
+    INSERT INTO sms_usage (relay_key, at, src, dst, src_sub_id, dialog_id, pair_day, segments,
+                           free_segments, charged_segments, price, amount, rule, bill_date,
+                           message_id)
+    SELECT relay_key, at, src, dst, sub, dialog, pair_day, segments, free, segments - free,
+           price, (segments - free) * price, rule, bill_date, message_id
+      FROM relay_batch;
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    INSERT INTO pair_usage AS pu (pair_lo, pair_hi, day, used)
+    SELECT least(src, dst), greatest(src, dst), pair_day, sum(free)
+      FROM relay_batch WHERE dialog IS NOT NULL AND pair_day IS NOT NULL AND free > 0
+     GROUP BY 1, 2, 3
+    ON CONFLICT (pair_lo, pair_hi, day) DO UPDATE SET used = pu.used + excluded.used;
+
+    INSERT INTO ledger (subscriber_id, msisdn, dialog_id, kind, amount, bill_date, created_at,
+                        idem_key, rule, detail)
+    SELECT sub, src, dialog,
+           CASE WHEN rule = 'R10' THEN 'sms_over_allowance' ELSE 'sms_standard' END,
+           (segments - free) * price, bill_date, at, 'sms:' || relay_key, rule,
+           format('%s of %s segment(s) to %s at %s', segments - free, segments, dst, price)
+      FROM relay_batch WHERE segments > free AND price > 0;
+
+    UPDATE subscriber s SET balance = s.balance - c.total
+      FROM (SELECT sub, sum((segments - free) * price) AS total FROM relay_batch
+             WHERE segments > free AND price > 0 GROUP BY sub) c
+     WHERE s.id = c.sub;
+
+    DELETE FROM sms_hold h USING relay_batch b WHERE h.relay_key = b.relay_key;
+    RETURN n;
+END;
+$$;
+
+-- The engine keeps subscribers, dialogs and regions in memory; every change
+-- by anyone is announced on channel 'dialog_cache' when it commits, and the
+-- engine forgets what it knew about those numbers.
+CREATE FUNCTION dlg_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'subscriber' THEN
+        PERFORM pg_notify('dialog_cache', 's ' || NEW.msisdn);
+    ELSIF TG_TABLE_NAME = 'dialog' THEN
+        PERFORM pg_notify('dialog_cache', 'd ' || NEW.inviter || ' ' || NEW.invitee);
+    ELSE
+        PERFORM pg_notify('dialog_cache', 'r ' || NEW.code);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+-- (Balance changes are not announced: the engine never caches money.)
+CREATE TRIGGER subscriber_cache
+    AFTER INSERT OR UPDATE OF status, region, tariff, account_type, retired_at ON subscriber
+    FOR EACH ROW EXECUTE FUNCTION dlg_cache_notify();
+CREATE TRIGGER dialog_cache AFTER INSERT OR UPDATE OF state ON dialog
+    FOR EACH ROW EXECUTE FUNCTION dlg_cache_notify();
+CREATE TRIGGER region_cache AFTER INSERT OR UPDATE ON region
+    FOR EACH ROW EXECUTE FUNCTION dlg_cache_notify();
+CREATE FUNCTION dlg_tariff_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('dialog_cache', 't ' || NEW.code);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER tariff_cache AFTER UPDATE ON tariff
+    FOR EACH ROW EXECUTE FUNCTION dlg_tariff_notify();
