@@ -11,15 +11,18 @@
 
 -- One row per relayed message (all its segments). relay_key is the
 -- engine's idempotency key for the message ("<boot>:<n>"); the ledger entry
--- of a charged message has idem_key 'sms:' || relay_key.
+-- of a charged message has idem_key 'sms:' || relay_key. This is the
+-- highest-volume table: it has no foreign keys (the engine writes ids it
+-- read from subscriber and dialog; per-row FK triggers would cost more than
+-- the insert) and only the indexes look-ups need.
 CREATE TABLE sms_usage (
-    id               bigserial PRIMARY KEY,
-    relay_key        text NOT NULL UNIQUE,
+    id               bigserial NOT NULL,
+    relay_key        text PRIMARY KEY,
     at               timestamptz NOT NULL,
     src              text NOT NULL,
     dst              text NOT NULL,
-    src_sub_id       bigint NOT NULL REFERENCES subscriber (id),
-    dialog_id        bigint REFERENCES dialog (id),
+    src_sub_id       bigint NOT NULL,
+    dialog_id        bigint,
     pair_day         date,              -- allowance day (inviter's region, D5)
     segments         integer NOT NULL CHECK (segments > 0),
     free_segments    integer NOT NULL CHECK (free_segments >= 0),
@@ -34,6 +37,10 @@ CREATE TABLE sms_usage (
 );
 CREATE INDEX sms_usage_src_at ON sms_usage (src, at);
 CREATE INDEX sms_usage_message ON sms_usage (message_id) WHERE message_id IS NOT NULL;
+
+-- The engine finds a pair's open dialog by the two numbers.
+CREATE INDEX dialog_open_pair_msisdn ON dialog (least(inviter, invitee), greatest(inviter, invitee))
+    WHERE state IN ('pending', 'active', 'suspended');
 
 -- Money held for a prepaid sender's chargeable message while it is relayed.
 CREATE TABLE sms_hold (
@@ -79,55 +86,52 @@ END;
 $$;
 
 -- Record a batch of relayed messages (arrays of equal length, one element
--- per message). Idempotent by relay_key: a key already recorded is skipped.
+-- per message) in one statement. Idempotent by relay_key: a key already
+-- recorded is skipped, and so are its counter, charge and balance.
 CREATE FUNCTION dlg_record_relays(
     p_key text[], p_at timestamptz[], p_src text[], p_dst text[], p_sub bigint[],
     p_dialog bigint[], p_pair_day date[], p_segments integer[], p_free integer[],
     p_price bigint[], p_rule text[], p_bill_date date[], p_message_id text[])
 RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-    n integer;
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS relay_batch (
-        relay_key text, at timestamptz, src text, dst text, sub bigint, dialog bigint,
-        pair_day date, segments integer, free integer, price bigint, rule text,
-        bill_date date, message_id text) ON COMMIT DELETE ROWS;
-    INSERT INTO relay_batch
+LANGUAGE sql AS $$
+WITH b AS (
     SELECT * FROM unnest(p_key, p_at, p_src, p_dst, p_sub, p_dialog, p_pair_day, p_segments,
-                         p_free, p_price, p_rule, p_bill_date, p_message_id);
-    DELETE FROM relay_batch b USING sms_usage u WHERE u.relay_key = b.relay_key;
-
+                         p_free, p_price, p_rule, p_bill_date, p_message_id)
+           AS b(relay_key, at, src, dst, sub, dialog, pair_day, segments, free, price, rule,
+                bill_date, message_id)
+), ins AS (
     INSERT INTO sms_usage (relay_key, at, src, dst, src_sub_id, dialog_id, pair_day, segments,
                            free_segments, charged_segments, price, amount, rule, bill_date,
                            message_id)
     SELECT relay_key, at, src, dst, sub, dialog, pair_day, segments, free, segments - free,
            price, (segments - free) * price, rule, bill_date, message_id
-      FROM relay_batch;
-    GET DIAGNOSTICS n = ROW_COUNT;
-
+      FROM b
+    ON CONFLICT (relay_key) DO NOTHING
+    RETURNING relay_key, at, src, dst, src_sub_id, dialog_id, pair_day, segments,
+              free_segments, charged_segments, amount, rule, bill_date, price
+), pu AS (
     INSERT INTO pair_usage AS pu (pair_lo, pair_hi, day, used)
-    SELECT least(src, dst), greatest(src, dst), pair_day, sum(free)
-      FROM relay_batch WHERE dialog IS NOT NULL AND pair_day IS NOT NULL AND free > 0
+    SELECT least(src, dst), greatest(src, dst), pair_day, sum(free_segments)
+      FROM ins WHERE dialog_id IS NOT NULL AND pair_day IS NOT NULL AND free_segments > 0
      GROUP BY 1, 2, 3
-    ON CONFLICT (pair_lo, pair_hi, day) DO UPDATE SET used = pu.used + excluded.used;
-
+    ON CONFLICT (pair_lo, pair_hi, day) DO UPDATE SET used = pu.used + excluded.used
+), led AS (
     INSERT INTO ledger (subscriber_id, msisdn, dialog_id, kind, amount, bill_date, created_at,
                         idem_key, rule, detail)
-    SELECT sub, src, dialog,
+    SELECT src_sub_id, src, dialog_id,
            CASE WHEN rule = 'R10' THEN 'sms_over_allowance' ELSE 'sms_standard' END,
-           (segments - free) * price, bill_date, at, 'sms:' || relay_key, rule,
-           format('%s of %s segment(s) to %s at %s', segments - free, segments, dst, price)
-      FROM relay_batch WHERE segments > free AND price > 0;
-
+           amount, bill_date, at, 'sms:' || relay_key, rule,
+           format('%s of %s segment(s) to %s at %s', charged_segments, segments, dst, price)
+      FROM ins WHERE amount > 0
+), bal AS (
     UPDATE subscriber s SET balance = s.balance - c.total
-      FROM (SELECT sub, sum((segments - free) * price) AS total FROM relay_batch
-             WHERE segments > free AND price > 0 GROUP BY sub) c
-     WHERE s.id = c.sub;
-
-    DELETE FROM sms_hold h USING relay_batch b WHERE h.relay_key = b.relay_key;
-    RETURN n;
-END;
+      FROM (SELECT src_sub_id, sum(amount) AS total FROM ins WHERE amount > 0
+             GROUP BY src_sub_id) c
+     WHERE s.id = c.src_sub_id
+), hold AS (
+    DELETE FROM sms_hold h USING b WHERE h.relay_key = b.relay_key
+)
+SELECT count(*)::integer FROM ins
 $$;
 
 -- The engine keeps subscribers, dialogs and regions in memory; every change

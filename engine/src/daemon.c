@@ -104,6 +104,9 @@ static void outbox_update_done(void *data, int status, PGresult *const *r, int n
 	if (status != 0)
 		ENG_ERROR("outbox", "update_failed", "outbox_id=%" PRId64 " status=%d", s->id,
 			  status);
+	/* Only now may a scan see the row again: until the update committed it
+	 * still reads 'queued'. */
+	inflight_del(s->d, s->id);
 	free(s->text);
 	free(s);
 }
@@ -111,12 +114,12 @@ static void outbox_update_done(void *data, int status, PGresult *const *r, int n
 static void outbox_record_result(struct send_ctx *s)
 {
 	struct eng_daemon *d = s->d;
-	inflight_del(d, s->id);
 	char id[24], parts[12], ids[MAX_PARTS * 70 + 4], err[64];
 	snprintf(id, sizeof id, "%" PRId64, s->id);
 	snprintf(parts, sizeof parts, "%d", s->parts);
 	struct bill_pgq_job *j = bill_pgq_job_new(outbox_update_done, s);
 	if (!j) {
+		inflight_del(d, s->id);
 		free(s->text);
 		free(s);
 		return;

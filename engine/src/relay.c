@@ -114,6 +114,10 @@ struct rmsg {
 };
 
 struct eng_relay {
+	int64_t preload_after;  /* dialog id the next preload chunk starts after */
+	int preload_state;      /* 0 not started, 1 running, 2 done */
+	int64_t preload_rows;
+	int64_t preload_start_us;
 	uv_loop_t *loop;
 	struct bill_pgq *db;
 	struct smpp_esme *esme;
@@ -790,6 +794,96 @@ void eng__relay_before_batch(struct eng_relay *r)
 	bill_pgq_submit(r->db, j); /* on a failed add the job fails alone */
 }
 
+/* ---- preload ---------------------------------------------------------------------- */
+
+#define PRELOAD_CHUNK 20000
+
+static void preload_next(struct eng_relay *r);
+
+static void preload_sub(struct eng_relay *r, const PGresult *res, int row, int col)
+{
+	struct sub *s = sub_get(&r->subs, num(PQgetvalue(res, row, col)), 1);
+	if (!s)
+		return;
+	int reg = region_put(r, PQgetvalue(res, row, col + 5), PQgetvalue(res, row, col + 6));
+	s->id = strtoll(PQgetvalue(res, row, col + 1), NULL, 10);
+	s->state = reg < 0 ? SUB_UNKNOWN
+			   : strcmp(PQgetvalue(res, row, col + 2), "active") == 0 ? SUB_ACTIVE
+										  : SUB_BLOCKED;
+	s->prepaid = strcmp(PQgetvalue(res, row, col + 3), "prepaid") == 0;
+	s->price = strtoll(PQgetvalue(res, row, col + 4), NULL, 10);
+	s->region = (uint16_t)(reg < 0 ? 0 : reg);
+}
+
+static void preload_done(void *data, int status, PGresult *const *res, int n)
+{
+	struct eng_relay *r = data;
+	if (status != 0) {
+		r->preload_state = 0; /* again at the next db_up */
+		return;
+	}
+	const PGresult *q = res[0];
+	int rows = PQntuples(q);
+	int64_t now_s = eng_now_us() / 1000000;
+	for (int i = 0; i < rows; i++) {
+		/* 0 id, 1 state, 2 day used, 3.. inviter (7 cols), 10.. invitee (7 cols) */
+		preload_sub(r, q, i, 3);
+		preload_sub(r, q, i, 10);
+		uint64_t a = num(PQgetvalue(q, i, 3)), b = num(PQgetvalue(q, i, 10));
+		struct pair *p = pair_get(&r->pairs, a, b, 1);
+		if (!p)
+			break;
+		p->dialog_id = strtoll(PQgetvalue(q, i, 0), NULL, 10);
+		p->dstate = strcmp(PQgetvalue(q, i, 1), "active") == 0 ? PAIR_ACTIVE : PAIR_SUSPENDED;
+		const struct sub *inv = sub_get(&r->subs, a, 0);
+		p->inviter_region = inv ? inv->region : 0;
+		if (!p->counted && inv && inv->state != SUB_UNKNOWN) {
+			p->day = region_day(r, inv->region, now_s);
+			p->used = atoi(PQgetvalue(q, i, 2));
+			p->reserved = 0;
+			p->counted = 1;
+		}
+		r->preload_after = p->dialog_id;
+	}
+	r->preload_rows += rows;
+	if (rows == PRELOAD_CHUNK) {
+		preload_next(r);
+		return;
+	}
+	r->preload_state = 2;
+	ENG_INFO("relay", "preloaded", "dialogs=%" PRId64 " subscribers=%zu ms=%" PRId64,
+		 r->preload_rows, r->subs.n, (eng_now_us() - r->preload_start_us) / 1000);
+}
+
+/* Load the open dialogs, their subscribers and today's counters in chunks,
+ * so that the first message of a pair needs no look-up. */
+static void preload_next(struct eng_relay *r)
+{
+	struct bill_pgq_job *j = bill_pgq_job_new(preload_done, r);
+	if (!j)
+		return;
+	char after[24], now[40], limit[12];
+	snprintf(after, sizeof after, "%" PRId64, r->preload_after);
+	snprintf(limit, sizeof limit, "%d", PRELOAD_CHUNK);
+	const char *p[] = {after, eng_now_param(now), limit};
+	bill_pgq_job_add(j,
+			 "SELECT d.id, d.state, coalesce(u.used, 0), "
+			 "si.msisdn, si.id, si.status, si.account_type, ti.sms_price, ri.code, ri.tz, "
+			 "se.msisdn, se.id, se.status, se.account_type, te.sms_price, re.code, re.tz "
+			 "FROM dialog d "
+			 "JOIN subscriber si ON si.id = d.inviter_id JOIN tariff ti ON ti.code = si.tariff "
+			 "JOIN region ri ON ri.code = si.region "
+			 "JOIN subscriber se ON se.id = d.invitee_id JOIN tariff te ON te.code = se.tariff "
+			 "JOIN region re ON re.code = se.region "
+			 "LEFT JOIN pair_usage u ON u.pair_lo = least(d.inviter, d.invitee) "
+			 "AND u.pair_hi = greatest(d.inviter, d.invitee) "
+			 "AND u.day = dlg_local_day($2::timestamptz, ri.tz) "
+			 "WHERE d.state IN ('active', 'suspended') AND d.id > $1 "
+			 "ORDER BY d.id LIMIT $3",
+			 3, p);
+	bill_pgq_submit(r->db, j);
+}
+
 /* ---- cache maintenance ---------------------------------------------------------- */
 
 static void forget_all(struct eng_relay *r)
@@ -808,6 +902,13 @@ void eng__relay_db_up(struct eng_relay *r)
 {
 	/* Notifications may have been missed while the connection was down. */
 	forget_all(r);
+	if (r->preload_state == 0) {
+		r->preload_state = 1;
+		r->preload_after = 0;
+		r->preload_rows = 0;
+		r->preload_start_us = eng_now_us();
+		preload_next(r);
+	}
 }
 
 void eng__relay_notify(struct eng_relay *r, const char *payload)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Relay benchmark: smsc-sim --load -> dialogd -> PostgreSQL, all durable.
+# Prints smsc-sim's report (messages/s, deliver_sm -> deliver_sm_resp latency
+# percentiles) for each run. Not a test: it asserts nothing.
+#
+#   bench/relay.sh [RATE [DURATION_S [SESSIONS [PAIRS]]]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+rate=${1:-10000}; dur=${2:-20}; sessions=${3:-1}; pairs=${4:-10000}
+build=${BUILD:-build}
+var="$root/$build/bench-var"
+scripts/pg.sh start "$var" >/dev/null
+conn=$(scripts/pg.sh conninfo "$var")
+db=bench
+psql "$conn" -qAtc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+export DIALOG_DB="${conn/dbname=dialog/dbname=$db}"
+"$build/billing/dialogctl" db init >/dev/null
+psql "$DIALOG_DB" -qX -v pairs="$pairs" -f bench/provision.sql >/dev/null
+run="$root/$build/bench-out"
+mkdir -p "$run"
+rm -f "$run/sim.port"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+"$build/smpp_gw/smsc-sim" --listen 127.0.0.1:0 --port-file "$run/sim.port" --system-id dialog \
+  --password secret --load --rate "$rate" --duration "$dur" --warmup ${WARMUP:-5} --pairs "$pairs" \
+  --p2p-ratio 1.0 --window 5000 --bind-wait 30 >"$run/load.out" 2>"$run/sim.err" &
+sim=$!; pids+=("$sim")
+for _ in $(seq 100); do [[ -s "$run/sim.port" ]] && break; sleep 0.1; done
+cat >"$run/dialog.ini" <<INI
+[smpp]
+port = $(cat "$run/sim.port")
+password = secret
+sessions = $sessions
+window = 1000
+[service]
+daily_allowance = 1000000
+[log]
+level = info
+INI
+"$build/engine/dialogd" --config "$run/dialog.ini" 2>"$run/dialogd.log" &
+pids+=("$!")
+wait "$sim" || true
+echo "# relay: rate_target=$rate duration_s=$dur sessions=$sessions pairs=$pairs"
+cat "$run/load.out"
+echo "usage_rows=$(psql "$DIALOG_DB" -qAtc 'SELECT count(*) FROM sms_usage')"
