@@ -2,7 +2,8 @@
 #   make demo   install what is missing, build, and play the story of a dialog
 #   make test   install what is missing, build (also with ASan+UBSan), run every test
 #   make fuzz   libFuzzer targets (FUZZ_SECONDS=60 each by default)
-.PHONY: all deps build test demo fuzz clean distclean
+#   make bench  every benchmark; figures in build/bench-out/results.md
+.PHONY: all deps build test demo fuzz bench clean distclean
 
 all: build
 
@@ -21,6 +22,9 @@ demo:
 
 fuzz:
 	@scripts/fuzz.sh
+
+bench:
+	@bench/run-all.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

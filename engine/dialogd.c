@@ -149,11 +149,12 @@ int main(int argc, char **argv)
 	uv_signal_start(&g_sigterm, on_signal, SIGTERM);
 	uv_signal_start(&g_sigint, on_signal, SIGINT);
 	uv_run(&loop, UV_RUN_DEFAULT);
+	int failed = eng_daemon_failed(g_daemon);
 	eng_daemon_free(g_daemon);
 	int rc = uv_loop_close(&loop);
 	if (rc != 0) {
 		ENG_ERROR("dialogd", "loop_not_closed", "error=%s", uv_err_name(rc));
 		return 1;
 	}
-	return 0;
+	return failed ? 1 : 0;
 }

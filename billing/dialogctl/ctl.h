@@ -142,5 +142,38 @@ int ctl_cmd_subscriber_block(struct ctl *x);
 int ctl_cmd_subscriber_unblock(struct ctl *x);
 int ctl_cmd_dialog_list(struct ctl *x);
 int ctl_cmd_dialog_show(struct ctl *x);
+int ctl_cmd_bill_daily(struct ctl *x);
+int ctl_cmd_charges_list(struct ctl *x);
+int ctl_cmd_dialog_create(struct ctl *x); /* support.c */
+int ctl_cmd_dialog_end(struct ctl *x);    /* support.c */
+int ctl_cmd_charge_refund(struct ctl *x); /* explain.c */
+int ctl_cmd_explain(struct ctl *x);       /* explain.c */
+
+/* --- ledger entries (charges.c) ----------------------------------------- */
+/* The columns of one ledger entry (table alias l), in enum ctl_charge_col
+ * order; instants in UTC whatever the session's TimeZone. */
+#define CTL_CHARGE_COLS                                                                  \
+	"l.id, l.msisdn, l.dialog_id, l.kind, l.amount, l.bill_date::text, "            \
+	"to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+	"l.rule, l.detail, l.refund_of"
+
+enum ctl_charge_col {
+	CTL_CH_ID = 0,
+	CTL_CH_MSISDN,
+	CTL_CH_DIALOG,
+	CTL_CH_KIND,
+	CTL_CH_AMOUNT,
+	CTL_CH_BILL_DATE,
+	CTL_CH_CREATED,
+	CTL_CH_RULE,
+	CTL_CH_DETAIL,
+	CTL_CH_REFUND_OF,
+	CTL_CH__N,
+};
+
+/* One entry as the JSON object of `charges list` (interfaces.md fields plus
+ * rule, detail, refund_of), from row `row` of a result whose first columns
+ * are CTL_CHARGE_COLS. */
+void ctl_json_charge(struct ctl_json *j, const PGresult *r, int row);
 
 #endif

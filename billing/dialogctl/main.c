@@ -20,7 +20,8 @@
 
 /* Options that take no value; every other "--name" takes one. */
 static const char *const flag_opts[] = {
-	"json", "help", "prepaid", "postpaid", "passport-verified", "waive-fee", NULL,
+	"json", "help", "prepaid", "postpaid", "passport-verified", "waive-fee", "all-contracts",
+	NULL,
 };
 
 static const char *const no_args[] = {NULL};
@@ -34,6 +35,15 @@ static const char *const o_sub_add[] = {"region", "tariff", "prepaid", "postpaid
 					"credit-limit", "contract", NULL};
 static const char *const a_dialog_id[] = {"ID", NULL};
 static const char *const o_dialog_list[] = {"msisdn", "state", "limit", NULL};
+static const char *const o_charges_list[] = {"from", "to", "kind", "limit", "all-contracts", NULL};
+
+static const char *const o_bill_daily[] = {"date", NULL};
+static const char *const a_entry_id[] = {"ENTRY_ID", NULL};
+static const char *const o_refund[] = {"reason", NULL};
+static const char *const o_explain[] = {"date", NULL};
+static const char *const a_dialog_create[] = {"A", "B", NULL};
+static const char *const a_dialog_end[] = {"MSISDN", "PEER", NULL};
+static const char *const o_support[] = {"channel", "passport-verified", "waive-fee", "reason", NULL};
 
 static const struct ctl_cmd commands[] = {
 	{"db", "init", no_args, 0, no_opts, ctl_cmd_db_init, "db init"},
@@ -56,6 +66,20 @@ static const struct ctl_cmd commands[] = {
 	 "dialog list [--msisdn M] [--state S] [--limit N]   (newest first, default 100)"},
 	{"dialog", "show", a_dialog_id, 1, no_opts, ctl_cmd_dialog_show,
 	 "dialog show ID"},
+	{"dialog", "create", a_dialog_create, 2, o_support, ctl_cmd_dialog_create,
+	 "dialog create A B --channel operator --passport-verified [--waive-fee --reason TEXT]"
+	 "   (needs --agent; R15)"},
+	{"dialog", "end", a_dialog_end, 1, o_support, ctl_cmd_dialog_end,
+	 "dialog end MSISDN [PEER] --channel selfcare|operator [--passport-verified] "
+	 "[--waive-fee --reason TEXT]   (needs --agent; R14, R15)"},
+	{"charges", "list", a_msisdn, 1, o_charges_list, ctl_cmd_charges_list,
+	 "charges list MSISDN [--from DATE] [--to DATE] [--kind K] [--limit N] [--all-contracts]"},
+	{"charge", "refund", a_entry_id, 1, o_refund, ctl_cmd_charge_refund,
+	 "charge refund ENTRY_ID --reason TEXT   (needs --agent; R16)"},
+	{"explain", NULL, a_msisdn, 1, o_explain, ctl_cmd_explain,
+	 "explain MSISDN [--date YYYY-MM-DD]   (every kopeck of a subscriber-day and its rule)"},
+	{"bill", "daily", no_args, 0, o_bill_daily, ctl_cmd_bill_daily,
+	 "bill daily [--date YYYY-MM-DD]   (daily fees, trial reminders, suspensions)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

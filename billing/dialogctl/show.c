@@ -3,6 +3,7 @@
 #include "ctl.h"
 
 #include "billing/db.h"
+#include "engine/clock.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,8 +25,10 @@ static int64_t ival(const PGresult *r, int row, int col)
 
 int ctl_cmd_subscriber_show(struct ctl *x)
 {
-	char msisdn[12], days[16], err[1024], id[24];
+	char msisdn[12], days[16], err[1024], id[24], now[40];
 	PGresult *s = NULL, *d = NULL, *l = NULL;
+	int64_t used_today = 0;
+	int nactive = 0;
 	int rc;
 
 	if (ctl_parse_msisdn(ctl_arg(x, 0), msisdn))
@@ -57,20 +60,32 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 		return ctl_fail(CTL_NOTFOUND, "subscriber %s not found", msisdn);
 	}
 	snprintf(id, sizeof(id), "%s", PQgetvalue(s, 0, 0));
+	eng_now_param(now);
 	{
-		const char *p[1] = {id};
+		/* Column 8: today's use of the pair's allowance for an open
+		 * (active or suspended) dialog, NULL for the others: the pair's
+		 * counter (R9) on the day of the inviter's region (D5) at the
+		 * service clock's now (DIALOG_NOW). */
+		const char *p[2] = {id, now};
 		rc = bill_exec(x->db,
-			       "SELECT id, CASE WHEN inviter_id = $1 THEN invitee ELSE inviter END,"
-			       " CASE WHEN inviter_id = $1 THEN 'inviter' ELSE 'invitee' END, state, "
-			       ISO("created_at") ", " ISO("activated_at") ", " ISO("ended_at") ", channel"
-			       " FROM dialog WHERE inviter_id = $1 OR invitee_id = $1"
-			       " ORDER BY id DESC LIMIT " CTL_STR(MAX_DIALOGS),
-			       1, p, &d, err, sizeof(err));
+			       "SELECT d.id, CASE WHEN d.inviter_id = $1 THEN d.invitee ELSE d.inviter END,"
+			       " CASE WHEN d.inviter_id = $1 THEN 'inviter' ELSE 'invitee' END, d.state, "
+			       ISO("d.created_at") ", " ISO("d.activated_at") ", " ISO("d.ended_at") ", d.channel,"
+			       " CASE WHEN d.state IN ('active', 'suspended') THEN coalesce("
+			       "  (SELECT u.used FROM pair_usage u"
+			       "   WHERE u.pair_lo = least(d.inviter, d.invitee)"
+			       "   AND u.pair_hi = greatest(d.inviter, d.invitee)"
+			       "   AND u.day = ($2::timestamptz AT TIME ZONE ri.tz)::date), 0) END"
+			       " FROM dialog d JOIN subscriber si ON si.id = d.inviter_id"
+			       " JOIN region ri ON ri.code = si.region"
+			       " WHERE d.inviter_id = $1 OR d.invitee_id = $1"
+			       " ORDER BY d.id DESC LIMIT " CTL_STR(MAX_DIALOGS),
+			       2, p, &d, err, sizeof(err));
 		if (rc == 0)
 			rc = bill_exec(x->db,
-				       "SELECT id, kind, amount, bill_date::text, dialog_id, rule, " ISO("created_at")
-				       " FROM ledger WHERE subscriber_id = $1"
-				       " ORDER BY id DESC LIMIT " CTL_STR(RECENT_CHARGES),
+				       "SELECT " CTL_CHARGE_COLS
+				       " FROM ledger l WHERE l.subscriber_id = $1"
+				       " ORDER BY l.id DESC LIMIT " CTL_STR(RECENT_CHARGES),
 				       1, p, &l, err, sizeof(err));
 	}
 	if (rc < 0) {
@@ -78,6 +93,13 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 		PQclear(d);
 		return ctl_db_fail(rc, err);
 	}
+	/* The top-level use: the sum over the active dialogs (a suspended
+	 * dialog has no allowance, D13). */
+	for (int i = 0; i < PQntuples(d); i++)
+		if (!strcmp(PQgetvalue(d, i, 3), "active")) {
+			used_today += ival(d, i, 8);
+			nactive++;
+		}
 
 	if (x->json) {
 		struct ctl_json j;
@@ -97,8 +119,7 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 		ctl_json_kint(&j, "credit_limit", ival(s, 0, 11));
 		ctl_json_kstr(&j, "created_at", val(s, 0, 12));
 		ctl_json_kstr(&j, "trial_ends", val(s, 0, 13));
-		/* usage per pair and day comes with the rating tables */
-		ctl_json_kint(&j, "allowance_used_today", 0);
+		ctl_json_kint(&j, "allowance_used_today", used_today);
 		ctl_json_kint(&j, "daily_allowance", x->cfg.service.daily_allowance);
 		ctl_json_key(&j, "dialogs");
 		ctl_json_arr_begin(&j);
@@ -112,26 +133,26 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 			ctl_json_kstr(&j, "activated_at", val(d, i, 5));
 			ctl_json_kstr(&j, "ended_at", val(d, i, 6));
 			ctl_json_kstr(&j, "channel", val(d, i, 7));
+			ctl_json_key(&j, "allowance_used_today");
+			if (val(d, i, 8))
+				ctl_json_int(&j, ival(d, i, 8));
+			else
+				ctl_json_null(&j);
+			ctl_json_kint(&j, "allowance", x->cfg.service.daily_allowance);
 			ctl_json_obj_end(&j);
 		}
 		ctl_json_arr_end(&j);
+		/* the last ledger entries, as `charges list` prints them; "charges"
+		 * is the older name of the same array, kept for existing readers */
+		ctl_json_key(&j, "recent_charges");
+		ctl_json_arr_begin(&j);
+		for (int i = 0; i < PQntuples(l); i++)
+			ctl_json_charge(&j, l, i);
+		ctl_json_arr_end(&j);
 		ctl_json_key(&j, "charges");
 		ctl_json_arr_begin(&j);
-		for (int i = 0; i < PQntuples(l); i++) {
-			ctl_json_obj_begin(&j);
-			ctl_json_kint(&j, "id", ival(l, i, 0));
-			ctl_json_kstr(&j, "kind", val(l, i, 1));
-			ctl_json_kint(&j, "amount", ival(l, i, 2));
-			ctl_json_kstr(&j, "bill_date", val(l, i, 3));
-			ctl_json_key(&j, "dialog_id");
-			if (val(l, i, 4))
-				ctl_json_int(&j, ival(l, i, 4));
-			else
-				ctl_json_null(&j);
-			ctl_json_kstr(&j, "rule", val(l, i, 5));
-			ctl_json_kstr(&j, "created_at", val(l, i, 6));
-			ctl_json_obj_end(&j);
-		}
+		for (int i = 0; i < PQntuples(l); i++)
+			ctl_json_charge(&j, l, i);
 		ctl_json_arr_end(&j);
 		ctl_json_obj_end(&j);
 		ctl_json_end(&j);
@@ -154,7 +175,8 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 		else
 			fprintf(o, "trial ends:   not started (%d free days after the first activation day)\n",
 				x->cfg.service.trial_days);
-		fprintf(o, "allowance:    0 of %d used today\n", x->cfg.service.daily_allowance);
+		fprintf(o, "allowance:    %" PRId64 " used today in %d active dialog%s (%d per dialog and day)\n",
+			used_today, nactive, nactive == 1 ? "" : "s", x->cfg.service.daily_allowance);
 		fprintf(o, "dialogs:      %s\n", PQntuples(d) ? "" : "none");
 		for (int i = 0; i < PQntuples(d); i++) {
 			fprintf(o, "  #%s %s with %s (%s, %s), created %s", val(d, i, 0), val(d, i, 3),
@@ -164,15 +186,21 @@ int ctl_cmd_subscriber_show(struct ctl *x)
 			if (val(d, i, 6))
 				fprintf(o, ", ended %s", val(d, i, 6));
 			fputc('\n', o);
+			if (val(d, i, 8))
+				fprintf(o, "     allowance: %s of %d used today\n", val(d, i, 8),
+					x->cfg.service.daily_allowance);
 		}
-		fprintf(o, "charges:      %s\n", PQntuples(l) ? "(most recent first)" : "none");
+		fprintf(o, "recent charges: %s\n",
+			PQntuples(l) ? "(last " CTL_STR(RECENT_CHARGES) ", most recent first)" : "none");
 		for (int i = 0; i < PQntuples(l); i++) {
-			fprintf(o, "  #%s %s %s %s", val(l, i, 0), val(l, i, 3), val(l, i, 1),
-				ctl_fmt_money(ival(l, i, 2), m, sizeof(m)));
-			if (val(l, i, 4))
-				fprintf(o, " dialog #%s", val(l, i, 4));
-			if (val(l, i, 5))
-				fprintf(o, " (%s)", val(l, i, 5));
+			fprintf(o, "  #%s %s %s %s", val(l, i, CTL_CH_ID), val(l, i, CTL_CH_BILL_DATE),
+				val(l, i, CTL_CH_KIND), ctl_fmt_money(ival(l, i, CTL_CH_AMOUNT), m, sizeof(m)));
+			if (val(l, i, CTL_CH_DIALOG))
+				fprintf(o, " dialog #%s", val(l, i, CTL_CH_DIALOG));
+			if (val(l, i, CTL_CH_RULE))
+				fprintf(o, " (%s)", val(l, i, CTL_CH_RULE));
+			if (val(l, i, CTL_CH_REFUND_OF))
+				fprintf(o, " refund of #%s", val(l, i, CTL_CH_REFUND_OF));
 			fputc('\n', o);
 		}
 	}

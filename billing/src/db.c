@@ -334,9 +334,22 @@ static int upgrade_locked(PGconn *c, int *from, int *to, char *err, size_t errsz
 			goto fail;
 		if (first < 0)
 			first = cur;
-		if (m && m->version > cur) {
-			char ver[16];
-			const char *p[2] = {ver, m->name};
+		/* Applied unless recorded: a migration merged with a lower number
+		 * than one already applied still runs (forward-only, any order). */
+		int applied = 1;
+		char ver[16];
+		const char *p[2] = {ver, m ? m->name : ""};
+		if (m) {
+			PGresult *q = NULL;
+			snprintf(ver, sizeof(ver), "%d", m->version);
+			rc = bill_exec(c, "SELECT 1 FROM schema_version WHERE version = $1", 1, p, &q,
+				       err, errsz);
+			if (rc < 0)
+				goto fail;
+			applied = PQntuples(q) > 0;
+			PQclear(q);
+		}
+		if (m && !applied) {
 
 			rc = bill_exec0(c, m->sql, emsg, sizeof(emsg));
 			if (rc < 0) {
@@ -344,12 +357,12 @@ static int upgrade_locked(PGconn *c, int *from, int *to, char *err, size_t errsz
 					snprintf(err, errsz, "%s: %s", m->name, emsg);
 				goto fail;
 			}
-			snprintf(ver, sizeof(ver), "%d", m->version);
 			rc = bill_exec(c, "INSERT INTO schema_version (version, name) VALUES ($1, $2)",
 				       2, p, NULL, err, errsz);
 			if (rc < 0)
 				goto fail;
-			cur = m->version;
+			if (m->version > cur)
+				cur = m->version;
 		}
 		rc = bill_commit(c, err, errsz);
 		if (rc < 0)

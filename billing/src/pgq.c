@@ -287,8 +287,12 @@ static void queue_listen(struct bill_pgq *q)
 {
 	snprintf(q->listen_sql, sizeof q->listen_sql, "LISTEN %s", q->listen_channel);
 	struct bill_pgq_job *j = bill_pgq_job_new(listen_done, q);
-	if (!j || bill_pgq_job_add(j, q->listen_sql, 0, NULL) != 0) {
-		free(j);
+	/* The session is marked as the engine's (dialog.engine = on), so that
+	 * triggers can tell its writes from other programs' (see 0005). */
+	if (!j || bill_pgq_job_add(j, q->listen_sql, 0, NULL) != 0 ||
+	    bill_pgq_job_add(j, "SELECT set_config('dialog.engine', 'on', false)", 0, NULL) != 0) {
+		if (j)
+			job_free(j);
 		return;
 	}
 	j->solo = 1;

@@ -2,6 +2,7 @@
 #include "engine/daemon.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct eng_daemon {
 	uv_timer_t expiry_timer;
 	int expiry_running;
 	struct eng_relay *relay;
+	int failed; /* a reason to exit non-zero */
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -573,6 +575,37 @@ static void on_bound(struct smpp_esme *e, int bound, void *data)
 		outbox_scan(d);
 }
 
+static void engine_ready(struct eng_daemon *d);
+
+static void lock_done(void *data, int status, PGresult *const *r, int n)
+{
+	struct eng_daemon *d = data;
+	if (status != 0 || n < 1 || PQntuples(r[0]) != 1)
+		return; /* the connection went away: tried again when it is back */
+	if (strcmp(PQgetvalue(r[0], 0, 0), "t") != 0) {
+		/* The allowance counters live in this process: two engines on one
+		 * database would hand out the same units twice. */
+		ENG_ERROR("engine", "another_engine",
+			  "reason=\"another dialogd holds the engine lock of this database\" "
+			  "action=stopping");
+		d->failed = 1;
+		raise(SIGTERM);
+		return;
+	}
+	engine_ready(d);
+}
+
+/* One dialogd per database: a session advisory lock, taken again on every
+ * new connection (it goes with the session). */
+static void take_engine_lock(struct eng_daemon *d)
+{
+	struct bill_pgq_job *j = bill_pgq_job_new(lock_done, d);
+	if (!j)
+		return;
+	bill_pgq_job_add(j, "SELECT pg_try_advisory_lock(6249, 1)", 0, NULL);
+	bill_pgq_submit(d->db, j);
+}
+
 /* Bind to the SMSC once the database first answers: an engine that cannot
  * record a message has no business taking it. */
 static int start_smpp(struct eng_daemon *d)
@@ -608,6 +641,13 @@ static void on_db_state(void *data, int up)
 	struct eng_daemon *d = data;
 	if (!up || d->stopping)
 		return;
+	/* Nothing else until this process holds the engine lock. */
+	take_engine_lock(d);
+}
+
+/* The database is up and the engine lock held: serve. */
+static void engine_ready(struct eng_daemon *d)
+{
 	eng__relay_db_up(d->relay);
 	if (!d->esme)
 		start_smpp(d);
@@ -619,7 +659,10 @@ static void on_db_state(void *data, int up)
 static void on_db_notify(void *data, const char *channel, const char *payload)
 {
 	struct eng_daemon *d = data;
-	eng__relay_notify(d->relay, payload);
+	if (payload[0] == 'o') /* another program queued SMS in the outbox */
+		outbox_scan(d);
+	else
+		eng__relay_notify(d->relay, payload);
 }
 
 static void on_before_batch(void *data)
@@ -702,6 +745,11 @@ void eng_daemon_stop(struct eng_daemon *d, void (*done)(void *data), void *data)
 		smpp_esme_stop(d->esme, esme_stopped, d);
 	else
 		esme_stopped(NULL, d);
+}
+
+int eng_daemon_failed(const struct eng_daemon *d)
+{
+	return d->failed;
 }
 
 void eng_daemon_free(struct eng_daemon *d)

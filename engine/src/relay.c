@@ -51,10 +51,11 @@ struct region {
 
 enum sub_state { SUB_UNKNOWN = 0, SUB_ACTIVE, SUB_BLOCKED, SUB_NONE };
 
+/* 24 bytes: with 1M active dialogs there are 2M of these. */
 struct sub {
 	uint64_t msisdn; /* 0 = empty slot */
 	int64_t id;
-	int64_t price;
+	int32_t price;   /* kopecks per SMS segment */
 	uint16_t region;
 	uint8_t state;
 	uint8_t prepaid;
@@ -62,15 +63,16 @@ struct sub {
 
 enum pair_dstate { PAIR_UNKNOWN = 0, PAIR_NONE, PAIR_ACTIVE, PAIR_SUSPENDED };
 
+/* 40 bytes. */
 struct pair {
 	uint64_t lo, hi; /* lo = 0: empty slot */
 	int64_t dialog_id;
-	uint16_t inviter_region;
-	uint8_t dstate;
-	uint8_t counted;  /* the counter of `day` was loaded */
 	int32_t day;      /* the day the counter is for */
 	int32_t used;     /* recorded (or confirmed and being recorded) */
 	int32_t reserved; /* held by relays in flight */
+	uint16_t inviter_region;
+	uint8_t dstate;
+	uint8_t counted;  /* the counter of `day` was loaded */
 };
 
 struct sub_table {
@@ -515,7 +517,7 @@ static void lookup_done(void *data, int status, PGresult *const *res, int n)
 		s->id = strtoll(PQgetvalue(res[0], i, 1), NULL, 10);
 		s->state = strcmp(PQgetvalue(res[0], i, 2), "active") == 0 ? SUB_ACTIVE : SUB_BLOCKED;
 		s->prepaid = strcmp(PQgetvalue(res[0], i, 3), "prepaid") == 0;
-		s->price = strtoll(PQgetvalue(res[0], i, 4), NULL, 10);
+		s->price = (int32_t)strtol(PQgetvalue(res[0], i, 4), NULL, 10);
 		s->region = (uint16_t)(reg < 0 ? 0 : reg);
 		if (reg < 0)
 			s->state = SUB_UNKNOWN;
@@ -811,7 +813,7 @@ static void preload_sub(struct eng_relay *r, const PGresult *res, int row, int c
 			   : strcmp(PQgetvalue(res, row, col + 2), "active") == 0 ? SUB_ACTIVE
 										  : SUB_BLOCKED;
 	s->prepaid = strcmp(PQgetvalue(res, row, col + 3), "prepaid") == 0;
-	s->price = strtoll(PQgetvalue(res, row, col + 4), NULL, 10);
+	s->price = (int32_t)strtol(PQgetvalue(res, row, col + 4), NULL, 10);
 	s->region = (uint16_t)(reg < 0 ? 0 : reg);
 }
 
@@ -898,10 +900,36 @@ static void forget_all(struct eng_relay *r)
 		r->regions[i].next_midnight = 0;
 }
 
+static void orphans_done(void *data, int status, PGresult *const *res, int n)
+{
+	if (status != 0) {
+		ENG_ERROR("relay", "orphan_holds_failed", "status=%d", status);
+		return;
+	}
+	if (n >= 1 && strcmp(PQcmdTuples(res[0]), "0") != 0)
+		ENG_NOTICE("relay", "orphan_holds_released", "holds=%s", PQcmdTuples(res[0]));
+}
+
 void eng__relay_db_up(struct eng_relay *r)
 {
 	/* Notifications may have been missed while the connection was down. */
 	forget_all(r);
+	/* Money held by an earlier engine that died between the hold and the
+	 * record (R17) is released: there is one dialogd per database (engine
+	 * lock), and this one's relay keys start with its boot id, so any other
+	 * relay hold ("<hex boot>:<n>") is an orphan. Holds with other keys
+	 * (operator fees awaiting an answer) are not the engine's. */
+	struct bill_pgq_job *oj = bill_pgq_job_new(orphans_done, r);
+	if (oj) {
+		char like[40];
+		snprintf(like, sizeof like, "%s:%%", r->boot);
+		const char *p[] = {like};
+		bill_pgq_job_add(oj,
+				 "DELETE FROM sms_hold WHERE relay_key ~ '^[0-9a-f]+:[0-9]+$' "
+				 "AND relay_key NOT LIKE $1",
+				 1, p);
+		bill_pgq_submit(r->db, oj);
+	}
 	if (r->preload_state == 0) {
 		r->preload_state = 1;
 		r->preload_after = 0;

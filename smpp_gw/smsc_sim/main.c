@@ -38,7 +38,10 @@ static void usage(FILE *f)
 	      "  --short-code C         the service short code (6249)\n"
 	      "  --window N             max MO without response (1000)\n"
 	      "  --bind-wait S          how long to wait for the first bind (30)\n"
-	      "  --seed N               random seed (1)\n",
+	      "  --seed N               random seed (1)\n"
+	      "  --pairs-file F         the population: one pair 'A B' a line (instead of --pairs)\n"
+	      "  --log F                one line per MO, response, loss and MT (for checkers)\n"
+	      "  --mo-timeout-ms N      give up an MO unanswered this long (0 = never, default)\n",
 	      f);
 }
 
@@ -135,6 +138,9 @@ enum {
 	OPT_WINDOW,
 	OPT_BINDWAIT,
 	OPT_SEED,
+	OPT_PAIRS_FILE,
+	OPT_LOG,
+	OPT_MO_TIMEOUT,
 	OPT_HELP,
 };
 
@@ -159,6 +165,9 @@ static const struct option long_opts[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "bind-wait", required_argument, NULL, OPT_BINDWAIT },
 	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "pairs-file", required_argument, NULL, OPT_PAIRS_FILE },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "mo-timeout-ms", required_argument, NULL, OPT_MO_TIMEOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -277,6 +286,17 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
 			if (parse_longarg(a, 0, 0x7FFFFFFFL, &l) < 0)
 				goto bad;
 			o->seed = (uint64_t)l;
+			break;
+		case OPT_PAIRS_FILE:
+			o->pairs_file = a;
+			break;
+		case OPT_LOG:
+			o->log_file = a;
+			break;
+		case OPT_MO_TIMEOUT:
+			if (parse_longarg(a, 0, 3600L * 1000, &l) < 0)
+				goto bad;
+			o->mo_timeout_ms = l;
 			break;
 		case OPT_HELP:
 			usage(stdout);

@@ -925,10 +925,11 @@ static int send_sm(struct sim *s, struct sim_conn *c, const struct smpp_sm *sm, 
 	if (n < 0)
 		return n;
 	struct sim_req r = { .seq = seq, .kind = SIM_REQ_MO, .tag = tag, .mo = mo,
-			     .conn_id = c->id, .sent_ns = uv_hrtime() };
+			     .conn_id = c->id, .sent_ns = uv_hrtime(), .ud = s->mo_ud };
 	int rc = req_add(s, &r);
 	if (rc < 0)
 		return rc;
+	s->last_mo_seq = seq;
 	if (mo >= 0 && (size_t)mo < s->mos_n)
 		s->mos[mo].nparts++;
 	rc = conn_write(c, buf, (size_t)n);

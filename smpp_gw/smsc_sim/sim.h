@@ -55,6 +55,7 @@ struct sim_req {
 	int32_t mo;        /* index in sim.mos, or -1 */
 	uint32_t conn_id;
 	uint64_t sent_ns;
+	uint32_t ud;       /* mode-specific (load: the MO's id), from sim.mo_ud */
 };
 
 /* An MO as the script/interactive modes track it (all its parts). */
@@ -118,6 +119,9 @@ struct sim_opts {
 	long window;
 	const char *short_code;
 	uint64_t seed;
+	const char *log_file;        /* load: event log (docs/smsc-sim.md) */
+	const char *pairs_file;      /* load: the population, "A B" a line */
+	int64_t mo_timeout_ms;       /* load: an MO unanswered this long is given up (0 = never) */
 };
 
 struct sim {
@@ -142,6 +146,8 @@ struct sim {
 	enum sim_receipts receipts;
 	unsigned long msg_id;
 	uint32_t next_seq;
+	uint32_t mo_ud;              /* stamped as `ud` on the deliver_sm sent next */
+	uint32_t last_mo_seq;        /* sequence number of the last deliver_sm sent */
 	uint8_t next_ref;
 	unsigned rr;
 	unsigned long binds_ok;

@@ -13,7 +13,8 @@ latest=$(ls "$SRC_DIR"/schema/[0-9][0-9][0-9][0-9]_*.sql | sed 's#.*/0*\([0-9]*\
 expect_grep "version 0 -> $latest"
 expect_exit 0 "$C" db init
 expect_grep "up to date \\(version $latest\\)"
-[[ $(sql "SELECT count(*) FROM schema_version") == "$latest" ]] || fail "schema_version should hold one row per migration"
+nmig=$(ls "$SRC_DIR"/schema/[0-9][0-9][0-9][0-9]_*.sql | wc -l)
+[[ $(sql "SELECT count(*) FROM schema_version") == "$nmig" ]] || fail "schema_version should hold one row per migration"
 expect_exit 0 "$C" --json db init
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["from"]==d["to"]==int(sys.argv[2]) and d["upgraded"] is False, d' "$T_DIR/last.out" "$latest" \
   || fail "db init --json"
@@ -192,7 +193,7 @@ expect_exit 4 "$C" subscriber unblock 79169999999
 # --- R16: the ledger is append-only, even for the superuser -----------------
 sql "INSERT INTO ledger (subscriber_id, msisdn, kind, amount, bill_date, idem_key, rule)
      SELECT id, msisdn, 'daily_fee', 300, '2026-11-30', 'test:1', 'R13' FROM subscriber WHERE msisdn='79162000002'" >/dev/null
-for stmt in "UPDATE ledger SET amount = 0" "DELETE FROM ledger" "TRUNCATE ledger"; do
+for stmt in "UPDATE ledger SET amount = 0" "DELETE FROM ledger" "TRUNCATE ledger CASCADE"; do
   if out=$(sql "$stmt" 2>&1); then fail "R16: '$stmt' was allowed"; fi
   grep -q 'append-only' <<<"$out" || fail "R16: '$stmt' failed for another reason: $out"
 done
@@ -240,6 +241,6 @@ done
 for p in "${pids[@]}"; do wait "$p" || fail "a concurrent db init failed: $(cat "$T_DIR"/init*.out)"; done
 [[ $(grep -l "version 0 -> $latest" "$T_DIR"/init*.out | wc -l) == 1 ]] || { cat "$T_DIR"/init*.out; fail "exactly one run upgrades"; }
 [[ $(grep -l 'up to date' "$T_DIR"/init*.out | wc -l) == 3 ]] || fail "the others find it up to date"
-[[ $(sql "SELECT count(*) FROM schema_version") == "$latest" ]] || fail "schema_version after concurrent init"
+[[ $(sql "SELECT count(*) FROM schema_version") == "$nmig" ]] || fail "schema_version after concurrent init"
 
 pass

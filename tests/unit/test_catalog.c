@@ -28,6 +28,7 @@ static const struct sample samples[] = {
 	{"date", "22.12.2026", "2026-12-22"},
 	{"limit", "10", "10"},
 	{"text", "8916-12-345678901234", "8916-12-345678901234"},
+	{"payer", "+79167654321", "+79167654321"},
 };
 
 static const struct eng_kv common[] = {
@@ -73,6 +74,10 @@ static const struct doc docs[] = {
 	{ENG_MSG_ACCEPT_LIMIT_PEER, {"peer"}},
 	{ENG_MSG_STOP_NOTHING, {NULL}},
 	{ENG_MSG_STOP_NOTHING_WITH, {"peer"}},
+	{ENG_MSG_TRIAL_REMINDER, {"fee", "fee_from"}},
+	{ENG_MSG_SUSPENDED, {"peer", "fee", "payer"}},
+	{ENG_MSG_RESUMED, {"peer", "fee"}},
+	{ENG_MSG_OPERATOR_ENDED, {"peer", "fee"}},
 };
 
 static const char *sample_value(const char *key, enum eng_lang lang)

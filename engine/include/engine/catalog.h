@@ -54,6 +54,12 @@ enum eng_msg {
 	/* STOP with nothing to stop */
 	ENG_MSG_STOP_NOTHING,
 	ENG_MSG_STOP_NOTHING_WITH,    /* {peer} */
+	/* daily billing (R13b, R17, D13) */
+	ENG_MSG_TRIAL_REMINDER,       /* last free day: {fee} {fee_from} */
+	ENG_MSG_SUSPENDED,            /* fee unpaid, dialog suspended: {peer} {fee} {payer} */
+	ENG_MSG_RESUMED,              /* paid again, dialog active: {peer} {fee} */
+	/* operator channel (R15) */
+	ENG_MSG_OPERATOR_ENDED,       /* to the requester, R15: {peer} {fee} */
 	/* STATUS: rendered by eng_render_status() from its parts */
 	ENG_MSG_STATUS,
 	ENG_MSG__COUNT

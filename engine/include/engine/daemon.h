@@ -24,6 +24,9 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 /* Graceful stop: take no new messages (ESME_RX_T_APPN), finish what is in
  * flight, unbind, close the database; then `done` runs. */
 void eng_daemon_stop(struct eng_daemon *d, void (*done)(void *data), void *data);
+/* Non-zero when the daemon stopped because it must not run (another dialogd
+ * serves the same database). */
+int eng_daemon_failed(const struct eng_daemon *d);
 void eng_daemon_free(struct eng_daemon *d);
 
 #endif

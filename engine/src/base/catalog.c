@@ -308,6 +308,39 @@ static const struct msg_row catalog[ENG_MSG__COUNT] = {
 			"You have no SMS dialog or sent invitation with {peer}, so there is "
 			"nothing to end. For your dialogs, send STATUS to {short_code}.",
 	}},
+	[ENG_MSG_TRIAL_REMINDER] = {"trial_reminder", {
+		[ENG_LANG_RU] =
+			"Сегодня последний бесплатный день SMS-диалога. С {fee_from} плата {fee} "
+			"руб. в день. Не хотите платить - отправьте СТОП на {short_code}, это "
+			"бесплатно.",
+		[ENG_LANG_EN] =
+			"Today is the last free day of your SMS dialog. From {fee_from} the fee is "
+			"{fee} RUB a day. To avoid it, send STOP to {short_code}, free of charge.",
+	}},
+	[ENG_MSG_SUSPENDED] = {"suspended", {
+		[ENG_LANG_RU] =
+			"SMS-диалог с {peer} приостановлен: на счёте {payer} не хватило средств "
+			"на плату {fee} руб. в день. Диалог возобновится после пополнения счёта.",
+		[ENG_LANG_EN] =
+			"Your SMS dialog with {peer} is suspended: {payer} had too little money for "
+			"the {fee} RUB daily fee. It resumes once the account is topped up.",
+	}},
+	[ENG_MSG_RESUMED] = {"resumed", {
+		[ENG_LANG_RU] =
+			"SMS-диалог с {peer} снова работает, плата {fee} руб. в день. Отключить "
+			"бесплатно: СТОП на {short_code}.",
+		[ENG_LANG_EN] =
+			"Your SMS dialog with {peer} is active again, fee {fee} RUB a day. To end it "
+			"free of charge, send STOP to {short_code}.",
+	}},
+	[ENG_MSG_OPERATOR_ENDED] = {"operator_ended", {
+		[ENG_LANG_RU] =
+			"SMS-диалог с {peer} отключён по вашему обращению в службу поддержки. "
+			"Стоимость услуги оператора {fee} руб.",
+		[ENG_LANG_EN] =
+			"Your SMS dialog with {peer} was ended at your request to support. The "
+			"operator service costs {fee} RUB.",
+	}},
 	/* Composed by eng_render_status() from the fragments below. */
 	[ENG_MSG_STATUS] = {"status", {NULL, NULL}},
 };
