@@ -148,6 +148,8 @@ int ctl_cmd_dialog_create(struct ctl *x); /* support.c */
 int ctl_cmd_dialog_end(struct ctl *x);    /* support.c */
 int ctl_cmd_charge_refund(struct ctl *x); /* explain.c */
 int ctl_cmd_explain(struct ctl *x);       /* explain.c */
+int ctl_cmd_bill_export(struct ctl *x);   /* export.c */
+int ctl_cmd_account_credit(struct ctl *x); /* export.c */
 
 /* --- ledger entries (charges.c) ----------------------------------------- */
 /* The columns of one ledger entry (table alias l), in enum ctl_charge_col

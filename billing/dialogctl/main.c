@@ -38,6 +38,9 @@ static const char *const o_dialog_list[] = {"msisdn", "state", "limit", NULL};
 static const char *const o_charges_list[] = {"from", "to", "kind", "limit", "all-contracts", NULL};
 
 static const char *const o_bill_daily[] = {"date", NULL};
+static const char *const o_bill_export[] = {"out", "reexport", NULL};
+static const char *const a_credit[] = {"MSISDN", "KOP", NULL};
+static const char *const o_credit[] = {"ref", NULL};
 static const char *const a_entry_id[] = {"ENTRY_ID", NULL};
 static const char *const o_refund[] = {"reason", NULL};
 static const char *const o_explain[] = {"date", NULL};
@@ -80,6 +83,10 @@ static const struct ctl_cmd commands[] = {
 	 "explain MSISDN [--date YYYY-MM-DD]   (every kopeck of a subscriber-day and its rule)"},
 	{"bill", "daily", no_args, 0, o_bill_daily, ctl_cmd_bill_daily,
 	 "bill daily [--date YYYY-MM-DD]   (daily fees, trial reminders, suspensions)"},
+	{"bill", "export", no_args, 0, o_bill_export, ctl_cmd_bill_export,
+	 "bill export --out FILE.csv [--reexport BATCH]   (new ledger entries, each once; R18)"},
+	{"account", "credit", a_credit, 2, o_credit, ctl_cmd_account_credit,
+	 "account credit MSISDN KOP --ref REF   (top-up, idempotent by REF)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -42,6 +42,8 @@ struct eng_daemon {
 	int expiry_running;
 	struct eng_relay *relay;
 	int failed; /* a reason to exit non-zero */
+	int lock_tries;
+	uv_timer_t lock_timer;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -577,22 +579,41 @@ static void on_bound(struct smpp_esme *e, int bound, void *data)
 
 static void engine_ready(struct eng_daemon *d);
 
+#define ENGINE_LOCK_TRIES 15 /* one a second: the backend of an engine that
+				 was just killed may take a moment to go */
+
+static void take_engine_lock(struct eng_daemon *d);
+
+static void lock_retry_cb(uv_timer_t *t)
+{
+	struct eng_daemon *d = t->data;
+	if (!d->stopping && bill_pgq_up(d->db))
+		take_engine_lock(d);
+}
+
 static void lock_done(void *data, int status, PGresult *const *r, int n)
 {
 	struct eng_daemon *d = data;
 	if (status != 0 || n < 1 || PQntuples(r[0]) != 1)
 		return; /* the connection went away: tried again when it is back */
-	if (strcmp(PQgetvalue(r[0], 0, 0), "t") != 0) {
-		/* The allowance counters live in this process: two engines on one
-		 * database would hand out the same units twice. */
-		ENG_ERROR("engine", "another_engine",
-			  "reason=\"another dialogd holds the engine lock of this database\" "
-			  "action=stopping");
-		d->failed = 1;
-		raise(SIGTERM);
+	if (strcmp(PQgetvalue(r[0], 0, 0), "t") == 0) {
+		d->lock_tries = 0;
+		engine_ready(d);
 		return;
 	}
-	engine_ready(d);
+	/* The allowance counters live in this process: two engines on one
+	 * database would hand out the same units twice. */
+	if (++d->lock_tries < ENGINE_LOCK_TRIES) {
+		ENG_NOTICE("engine", "engine_lock_busy", "try=%d of=%d", d->lock_tries,
+			   ENGINE_LOCK_TRIES);
+		uv_timer_start(&d->lock_timer, lock_retry_cb, 1000, 0);
+		return;
+	}
+	ENG_ERROR("engine", "another_engine",
+		  "reason=\"another dialogd holds the engine lock of this database\" "
+		  "action=stopping");
+	d->failed = 1;
+	raise(SIGTERM);
 }
 
 /* One dialogd per database: a session advisory lock, taken again on every
@@ -696,6 +717,8 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 	}
 	bill_pgq_listen(d->db, "dialog_cache", on_db_notify, d);
 	bill_pgq_before_batch(d->db, on_before_batch, d);
+	uv_timer_init(loop, &d->lock_timer);
+	d->lock_timer.data = d;
 	uv_timer_init(loop, &d->expiry_timer);
 	d->expiry_timer.data = d;
 	uv_timer_init(loop, &d->outbox_timer);
@@ -741,6 +764,8 @@ void eng_daemon_stop(struct eng_daemon *d, void (*done)(void *data), void *data)
 	uv_close((uv_handle_t *)&d->outbox_timer, timer_closed);
 	uv_timer_stop(&d->expiry_timer);
 	uv_close((uv_handle_t *)&d->expiry_timer, timer_closed);
+	uv_timer_stop(&d->lock_timer);
+	uv_close((uv_handle_t *)&d->lock_timer, timer_closed);
 	if (d->esme)
 		smpp_esme_stop(d->esme, esme_stopped, d);
 	else

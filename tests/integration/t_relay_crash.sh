@@ -98,7 +98,7 @@ for kill_no in 1 2 3; do
   kill -KILL "$DLG_PID"
   wait "$DLG_PID" 2>/dev/null || true
   echo "--- killed with SIGKILL ($kill_no) at +$((SECONDS - T_START)) s" | tee -a "$T_DIR/dialogd.log"
-  wait_for 10 engine_lock_free || fail "the engine lock of the killed dialogd was not released"
+  wait_for 30 engine_lock_free || fail "the engine lock of the killed dialogd was not released: $(sql "SELECT pid, state, wait_event, left(query, 60) FROM pg_stat_activity WHERE datname = current_database()")"
   binds=$(bound_count)
   start_dialogd
   wait_for 20 bash -c "[[ \$(grep -c 'result=ESME_ROK' '$T_DIR/sim.err') -gt $binds ]]" \
