@@ -86,6 +86,12 @@ const char *ctl_arg(const struct ctl *x, int i);
 int ctl_parse_kop(const char *name, const char *s, int64_t *out);
 /* Parse a canonical number (R2); reports on failure. */
 int ctl_parse_msisdn(const char *s, char out[12]);
+/* A positive decimal integer up to `max` (ctl_parse_id: up to INT64_MAX);
+ * 0 or -EINVAL. */
+int ctl_parse_pos(const char *s, int64_t max, int64_t *out);
+int ctl_parse_id(const char *s, int64_t *out);
+/* NULL, empty or only white space. */
+bool ctl_blank(const char *s);
 
 /* "150.00 RUB (15000 kop)" */
 char *ctl_fmt_money(int64_t kop, char *buf, size_t bufsz);

@@ -81,26 +81,6 @@ static int64_t ival(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* A positive decimal integer up to `max`: 0 or -EINVAL. */
-static int parse_pos(const char *s, int64_t max, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		if (v > (max - (*p - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (*p - '0');
-	}
-	if (v <= 0)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static bool valid_state(const char *s)
 {
 	for (int i = 0; dlg_states[i]; i++)
@@ -164,7 +144,7 @@ int ctl_cmd_dialog_list(struct ctl *x)
 				"--state: unknown state \"%s\" (one of: pending, active, suspended, "
 				"ended, declined, expired)",
 				st);
-	if (lim && parse_pos(lim, LIST_MAX, &n) < 0)
+	if (lim && ctl_parse_pos(lim, LIST_MAX, &n) < 0)
 		return ctl_fail(CTL_USAGE, "--limit: \"%s\" is not a number from 1 to %d", lim,
 				LIST_MAX);
 	snprintf(limit, sizeof(limit), "%" PRId64, n);
@@ -250,7 +230,7 @@ int ctl_cmd_dialog_show(struct ctl *x)
 	PGresult *d = NULL, *e = NULL;
 	int rc;
 
-	if (parse_pos(arg, INT64_MAX, &n) < 0)
+	if (ctl_parse_pos(arg, INT64_MAX, &n) < 0)
 		return ctl_fail(CTL_USAGE, "\"%s\" is not a dialog id (a positive integer)",
 				arg ? arg : "");
 	snprintf(id, sizeof(id), "%" PRId64, n);

@@ -50,36 +50,6 @@ static bool bval(const PGresult *r, int row, int col)
 	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }
 
-/* A positive decimal id; 0 or -EINVAL. */
-static int parse_id(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		if (v > (INT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (*p - '0');
-	}
-	if (v <= 0)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static bool blank(const char *s)
-{
-	if (!s)
-		return true;
-	for (; *s; s++)
-		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-			return false;
-	return true;
-}
-
 /* "-1234.05" from kopecks */
 static char *rub(int64_t kop, char *buf, size_t bufsz)
 {
@@ -101,13 +71,13 @@ int ctl_cmd_charge_refund(struct ctl *x)
 	const char *status;
 	int rc;
 
-	if (parse_id(ctl_arg(x, 0), &entry) < 0)
+	if (ctl_parse_id(ctl_arg(x, 0), &entry) < 0)
 		return ctl_fail(CTL_USAGE, "charge refund: \"%s\" is not a ledger entry id",
 				ctl_arg(x, 0));
-	if (blank(x->agent))
+	if (ctl_blank(x->agent))
 		return ctl_fail(CTL_USAGE, "charge refund: --agent NAME is required (support actions "
 				"are audited)");
-	if (blank(reason))
+	if (ctl_blank(reason))
 		return ctl_fail(CTL_USAGE, "charge refund: --reason TEXT is required (R16: the "
 				"refund records why)");
 	if (!ctl_db(x))

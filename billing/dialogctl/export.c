@@ -52,34 +52,6 @@ static int64_t ival(const PGresult *r, int row, int col)
 	return s ? strtoll(s, NULL, 10) : 0;
 }
 
-/* A positive decimal id; 0 or -EINVAL. */
-static int parse_id(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (*p - '0');
-	}
-	if (v <= 0)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static bool blank(const char *s)
-{
-	if (!s)
-		return true;
-	for (; *s; s++)
-		if (*s != ' ' && *s != '\t')
-			return false;
-	return true;
-}
-
 /* --- the output file --------------------------------------------------- */
 
 struct outfile {
@@ -359,12 +331,12 @@ int ctl_cmd_bill_export(struct ctl *x)
 	bool ferr;
 	int rc;
 
-	if (blank(out))
+	if (ctl_blank(out))
 		return ctl_fail(CTL_USAGE, "bill export: --out FILE.csv is required");
 	if (out[strlen(out) - 1] == '/')
 		return ctl_fail(CTL_USAGE, "bill export: --out %s names a directory, not a file", out);
 	if (re) {
-		if (parse_id(re, &batch) < 0)
+		if (ctl_parse_id(re, &batch) < 0)
 			return ctl_fail(CTL_USAGE, "bill export: --reexport: \"%s\" is not a batch id",
 					re);
 		return reexport(x, out, batch);
@@ -509,7 +481,7 @@ int ctl_cmd_account_credit(struct ctl *x)
 	if (amount <= 0)
 		return ctl_fail(CTL_USAGE, "account credit: the amount must be a positive number of "
 				"kopecks");
-	if (blank(ref))
+	if (ctl_blank(ref))
 		return ctl_fail(CTL_USAGE, "account credit: --ref REF is required (the top-up's "
 				"reference makes it idempotent)");
 	if (!ctl_db(x))

@@ -185,6 +185,40 @@ int ctl_parse_kop(const char *name, const char *s, int64_t *out)
 	return 0;
 }
 
+int ctl_parse_pos(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (v > (max - (*p - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (*p - '0');
+	}
+	if (v <= 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int ctl_parse_id(const char *s, int64_t *out)
+{
+	return ctl_parse_pos(s, INT64_MAX, out);
+}
+
+bool ctl_blank(const char *s)
+{
+	if (!s)
+		return true;
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	return true;
+}
+
 int ctl_parse_msisdn(const char *s, char out[12])
 {
 	if (eng_msisdn_normalize(s, out) < 0) {
