@@ -125,15 +125,6 @@ static bool valid_kind(const char *k)
 	return false;
 }
 
-/* "-1234.05" from kopecks */
-static char *rub(int64_t kop, char *buf, size_t bufsz)
-{
-	uint64_t a = kop < 0 ? (uint64_t)0 - (uint64_t)kop : (uint64_t)kop;
-
-	snprintf(buf, bufsz, "%s%" PRIu64 ".%02" PRIu64, kop < 0 ? "-" : "", a / 100, a % 100);
-	return buf;
-}
-
 /* At most `width` characters (UTF-8 code points) of `s` on one line, cut
  * with "..." when longer; never splits a character. */
 static char *fit(const char *s, int width, char *buf, size_t bufsz)
@@ -264,13 +255,13 @@ int ctl_cmd_charges_list(struct ctl *x)
 			}
 			fprintf(o, "%8s %-10s %-18s %11s %7s %-4s %s\n", val(l, i, CTL_CH_ID),
 				val(l, i, CTL_CH_BILL_DATE), val(l, i, CTL_CH_KIND),
-				rub(ival(l, i, CTL_CH_AMOUNT), a, sizeof(a)),
+				ctl_rub(ival(l, i, CTL_CH_AMOUNT), a, sizeof(a)),
 				val(l, i, CTL_CH_DIALOG) ? val(l, i, CTL_CH_DIALOG) : "-",
 				val(l, i, CTL_CH_RULE) ? val(l, i, CTL_CH_RULE) : "-",
 				fit(det, DETAIL_WIDTH, d, sizeof(d)));
 		}
 		snprintf(lbl, sizeof(lbl), "total: %" PRId64 " %s", count, count == 1 ? "entry" : "entries");
-		fprintf(o, "%-38s %11s\n", lbl, rub(total, a, sizeof(a)));
+		fprintf(o, "%-38s %11s\n", lbl, ctl_rub(total, a, sizeof(a)));
 		if (count > PQntuples(l))
 			fprintf(o, "(the newest %d of %" PRId64 " entries shown; --limit N shows more)\n",
 				PQntuples(l), count);

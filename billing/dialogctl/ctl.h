@@ -90,6 +90,8 @@ int ctl_parse_msisdn(const char *s, char out[12]);
  * 0 or -EINVAL. */
 int ctl_parse_pos(const char *s, int64_t max, int64_t *out);
 int ctl_parse_id(const char *s, int64_t *out);
+/* "-1234.05": kopecks as roubles for tables. */
+char *ctl_rub(int64_t kop, char *buf, size_t bufsz);
 /* NULL, empty or only white space. */
 bool ctl_blank(const char *s);
 

@@ -50,15 +50,6 @@ static bool bval(const PGresult *r, int row, int col)
 	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }
 
-/* "-1234.05" from kopecks */
-static char *rub(int64_t kop, char *buf, size_t bufsz)
-{
-	uint64_t a = kop < 0 ? (uint64_t)0 - (uint64_t)kop : (uint64_t)kop;
-
-	snprintf(buf, bufsz, "%s%" PRIu64 ".%02" PRIu64, kop < 0 ? "-" : "", a / 100, a % 100);
-	return buf;
-}
-
 /* ---------------------------------------------------------------------- */
 /* charge refund */
 
@@ -315,7 +306,7 @@ static void print_text(FILE *o, const struct xlist *xl, const PGresult *s, int64
 		else
 			snprintf(id, sizeof(id), "-");
 		fprintf(o, "%-5s %-*s %5s %9s %10s %7s\n", it->rule, DESC_W, line, q,
-			rub(it->price, pr, sizeof(pr)), rub(it->amount, am, sizeof(am)), id);
+			ctl_rub(it->price, pr, sizeof(pr)), ctl_rub(it->amount, am, sizeof(am)), id);
 		while (*rest) {
 			rest = wrap_line(rest, line, sizeof(line));
 			if (!line[0])
@@ -325,7 +316,7 @@ static void print_text(FILE *o, const struct xlist *xl, const PGresult *s, int64
 	}
 	snprintf(line, sizeof(line), "total: %" PRId64 " ledger %s", nentries,
 		 nentries == 1 ? "entry" : "entries");
-	fprintf(o, "%-5s %-*s %5s %9s %10s\n", "", DESC_W, line, "", "", rub(total, am, sizeof(am)));
+	fprintf(o, "%-5s %-*s %5s %9s %10s\n", "", DESC_W, line, "", "", ctl_rub(total, am, sizeof(am)));
 }
 
 static void print_json(FILE *o, const struct xlist *xl, const PGresult *s, int64_t total,
@@ -599,7 +590,7 @@ static int explain_sms(struct ctl *x, const PGresult *s, struct xlist *xl, char 
 		     "%s in %" PRId64 " message%s, %s RUB a segment (tariff %s)%s",
 		     !strcmp(rule, "R10") ? "SMS segments beyond the dialog's daily allowance"
 					   : "SMS segments outside an active dialog",
-		     n, n == 1 ? "" : "s", rub(ival(c, i, 2), pr, sizeof(pr)), sval(s, 0, S_TARIFF),
+		     n, n == 1 ? "" : "s", ctl_rub(ival(c, i, 2), pr, sizeof(pr)), sval(s, 0, S_TARIFF),
 		     ival(c, i, 7) < n ? " (some without usage records: 1 a message)" : "");
 	}
 	PQclear(c);

@@ -209,6 +209,14 @@ int ctl_parse_id(const char *s, int64_t *out)
 	return ctl_parse_pos(s, INT64_MAX, out);
 }
 
+char *ctl_rub(int64_t kop, char *buf, size_t bufsz)
+{
+	uint64_t a = kop < 0 ? (uint64_t)0 - (uint64_t)kop : (uint64_t)kop;
+
+	snprintf(buf, bufsz, "%s%" PRIu64 ".%02" PRIu64, kop < 0 ? "-" : "", a / 100, a % 100);
+	return buf;
+}
+
 bool ctl_blank(const char *s)
 {
 	if (!s)
