@@ -1,5 +1,6 @@
 /* dialogd — the SMS dialog engine daemon (interfaces.md, "dialogd"). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,9 +110,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		struct stat st;
-		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		if (stat(path, &st) == 0 && (st.st_mode & S_IROTH)) {
+			char q[PATH_MAX + 8];
 			ENG_NOTICE("dialogd", "config_world_readable",
-				   "file=%s hint=\"chmod o-r: it holds the SMPP password\"", path);
+				   "file=%s hint=\"chmod o-r: it holds the SMPP password\"",
+				   eng_log_quote(path, q, sizeof q));
+		}
 	} else {
 		eng_config_defaults(&cfg);
 	}

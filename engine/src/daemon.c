@@ -17,6 +17,7 @@
 #include "smpp_gw/codec.h"
 #include "smpp_gw/esme.h"
 #include "relay.h"
+#include "ack.h"
 
 #define MAX_PARTS 16             /* longest reply we send */
 #define OUTBOX_SCAN_LIMIT 500
@@ -44,6 +45,12 @@ struct eng_daemon {
 	int failed; /* a reason to exit non-zero */
 	int lock_tries;
 	uv_timer_t lock_timer;
+	/* redelivery after a lost answer (ack.c) */
+	struct eng_ack *ack;
+	int ack_loading;
+	int ack_saving;
+	uint64_t ack_saved;
+	uv_timer_t ack_timer;
 };
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -356,6 +363,7 @@ static void outbox_timer_cb(uv_timer_t *t)
 struct mo_ctx {
 	struct eng_daemon *d;
 	uint64_t token;
+	uint64_t mark, fp;
 	int has_replies; /* the last statement's result holds outbox rows */
 };
 
@@ -370,7 +378,7 @@ static void mo_committed(void *data, int status, PGresult *const *r, int n)
 			  status == -EINVAL ? " sqlstate=" : "",
 			  status == -EINVAL ? bill_pgq_sqlstate(d->db) : "");
 	}
-	smpp_esme_respond(d->esme, m->token, answer);
+	eng__ack_respond(d->ack, d->esme, m->token, answer, m->mark, m->fp, eng_now_us());
 	if (status == 0 && m->has_replies && n >= 1)
 		send_rows(d, r[n - 1]);
 	free(m);
@@ -418,9 +426,24 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 		smpp_esme_respond(e, mo->token, SMPP_ESME_RINVSRCADR);
 		return;
 	}
+	uint64_t fp = 0;
+	if (!is_receipt) {
+		fp = eng__ack_fp(src, sm->dst.addr, sm->data_coding, sm->esm_class, sm->payload,
+				 sm->payload_len);
+		uint64_t mark;
+		if (d->ack && eng__ack_match(d->ack, fp, &mark)) {
+			/* The SMSC delivers again an MO whose effect is committed but
+			 * whose answer it may never have read: answer, nothing more. */
+			ENG_NOTICE("mo", "redelivery", "session=%d seq=%" PRIu32
+				   " src=%s dst=%s answer=ESME_ROK effect=already_committed",
+				   mo->session, mo->seq, src, sm->dst.addr);
+			eng__ack_respond(d->ack, e, mo->token, SMPP_ESME_ROK, mark, fp, eng_now_us());
+			return;
+		}
+	}
 	if (!is_receipt && !to_short_code) {
 		/* P2P traffic routed to the engine: rated, relayed, recorded. */
-		eng__relay_mo(d->relay, mo, src);
+		eng__relay_mo(d->relay, mo, src, fp);
 		return;
 	}
 	/* The text, without a UDH. */
@@ -494,13 +517,19 @@ static void on_deliver(struct smpp_esme *e, const struct smpp_mo *mo, void *data
 	snprintf(lim[3], sizeof lim[3], "%d", c->service.invite_ttl_s);
 	snprintf(lim[4], sizeof lim[4], "%d", c->service.decline_cooldown_days);
 	snprintf(lim[5], sizeof lim[5], "%d", c->service.trial_days);
+	m->fp = fp;
+	m->mark = d->ack ? eng__ack_mark(d->ack, 1) : 0;
+	char mk[24], fps[24];
+	snprintf(mk, sizeof mk, "%" PRId64, (int64_t)m->mark);
+	snprintf(fps, sizeof fps, "%" PRId64, (int64_t)fp);
 	const char *p1[] = {now, session, seq, src, sm->dst.addr, dcs, esm, hex, text,
-			    eng_cmd_kind_name(cmd.kind)};
+			    eng_cmd_kind_name(cmd.kind), m->mark ? mk : NULL, fps};
 	bill_pgq_job_add(j,
 			 "INSERT INTO mo_inbound (received_at, session, seq, src, dst, data_coding, "
-			 "esm_class, payload, text, kind, command) VALUES ($1::timestamptz, $2, $3, $4, "
-			 "$5, $6, $7, $8::bytea, $9, 'command', $10)",
-			 10, p1);
+			 "esm_class, payload, text, kind, command, ack_mark, mo_fp) VALUES "
+			 "($1::timestamptz, $2, $3, $4, $5, $6, $7, $8::bytea, $9, 'command', $10, "
+			 "$11, $12)",
+			 12, p1);
 	const char *p2[] = {now, src, eng_cmd_kind_name(cmd.kind), number, c->service.short_code,
 			    lim[0], lim[1], lim[2], lim[3], lim[4], lim[5]};
 	bill_pgq_job_add(j,
@@ -629,6 +658,8 @@ static void take_engine_lock(struct eng_daemon *d)
 
 /* Bind to the SMSC once the database first answers: an engine that cannot
  * record a message has no business taking it. */
+static void on_confirmed(struct smpp_esme *e, int link, uint64_t upto, int lost, void *data);
+
 static int start_smpp(struct eng_daemon *d)
 {
 	const struct eng_config *cfg = &d->cfg;
@@ -646,7 +677,8 @@ static int start_smpp(struct eng_daemon *d)
 		.reconnect_max_s = cfg->smpp.reconnect_max_s,
 		.response_timeout_s = cfg->smpp.response_timeout_s,
 	};
-	struct smpp_esme_callbacks cbs = {.data = d, .on_deliver = on_deliver, .on_bound = on_bound};
+	struct smpp_esme_callbacks cbs = {.data = d, .on_deliver = on_deliver, .on_bound = on_bound,
+					  .on_confirmed = on_confirmed};
 	d->esme = smpp_esme_start(d->loop, &ec, &cbs);
 	eng__relay_set_esme(d->relay, d->esme);
 	if (!d->esme) {
@@ -666,10 +698,142 @@ static void on_db_state(void *data, int up)
 	take_engine_lock(d);
 }
 
+/* ---- redelivery after a lost answer (ack.c) ---------------------------------- */
+
+static void ack_save(struct eng_daemon *d);
+static void db_closed(void *data);
+
+static void ack_saved_cb(void *data, int status, PGresult *const *r, int n)
+{
+	struct eng_daemon *d = data;
+	d->ack_saving = 0;
+	if (status == 0 && n == 1 && PQntuples(r[0]) == 1)
+		d->ack_saved = (uint64_t)strtoll(PQgetvalue(r[0], 0, 0), NULL, 10);
+	if (status == 0)
+		ack_save(d);
+	/* stopping: the last watermark is stored, now the queue may close */
+	if (d->stopping && d->esme_done && !d->ack_saving)
+		bill_pgq_close(d->db, db_closed, d);
+}
+
+/* Store the watermark when it moved (joins the next batch: no round trip
+ * of its own under load). */
+static void ack_save(struct eng_daemon *d)
+{
+	if (!d->ack || d->ack_saving || !bill_pgq_up(d->db))
+		return;
+	uint64_t w = eng__ack_watermark(d->ack);
+	if (w <= d->ack_saved)
+		return;
+	struct bill_pgq_job *j = bill_pgq_job_new(ack_saved_cb, d);
+	if (!j)
+		return;
+	char ws[24], now[40];
+	snprintf(ws, sizeof ws, "%" PRId64, (int64_t)w);
+	const char *p[] = {ws, eng_now_param(now)};
+	bill_pgq_job_add(j,
+			 "UPDATE engine_ack SET confirmed_mark = greatest(confirmed_mark, $1::bigint), "
+			 "updated_at = $2::timestamptz WHERE id = 1 RETURNING confirmed_mark",
+			 2, p);
+	d->ack_saving = 1;
+	bill_pgq_submit(d->db, j);
+}
+
+static void on_confirmed(struct smpp_esme *e, int link, uint64_t upto, int lost, void *data)
+{
+	struct eng_daemon *d = data;
+	if (!d->ack)
+		return;
+	size_t before = eng__ack_suspects(d->ack);
+	eng__ack_confirmed(d->ack, link, upto, lost, eng_now_us());
+	if (lost && eng__ack_suspects(d->ack) > before)
+		ENG_NOTICE("engine", "answers_unconfirmed",
+			   "link=%d suspects=%zu window_s=%d reason=\"link lost before the SMSC "
+			   "confirmed reading them; a redelivery is answered without a second effect\"",
+			   link, eng__ack_suspects(d->ack) - before, d->cfg.smpp.redelivery_window_s);
+	ack_save(d);
+}
+
+static void ack_timer_cb(uv_timer_t *t)
+{
+	struct eng_daemon *d = t->data;
+	if (!d->ack)
+		return;
+	eng__ack_expire(d->ack, eng_now_us());
+	ack_save(d);
+}
+
+static void ack_loaded(void *data, int status, PGresult *const *r, int n)
+{
+	struct eng_daemon *d = data;
+	d->ack_loading = 0;
+	if (status == -EAGAIN || d->stopping)
+		return; /* tried again when the database is back */
+	if (status != 0 || n != 2 || PQntuples(r[0]) != 1) {
+		ENG_ERROR("engine", "ack_state_unreadable",
+			  "status=%d error=\"%s\" action=stopping hint=\"dialogctl db init\"", status,
+			  status == -EINVAL ? bill_pgq_error(d->db) : "");
+		d->failed = 1;
+		raise(SIGTERM);
+		return;
+	}
+	uint32_t run = (uint32_t)strtoul(PQgetvalue(r[0], 0, 0), NULL, 10);
+	uint64_t prev = (uint64_t)strtoll(PQgetvalue(r[0], 0, 1), NULL, 10);
+	d->ack = eng__ack_new(run, prev);
+	if (!d->ack) {
+		d->failed = 1;
+		raise(SIGTERM);
+		return;
+	}
+	int64_t window_us = (int64_t)d->cfg.smpp.redelivery_window_s * 1000000;
+	eng__ack_set_window(d->ack, window_us);
+	d->ack_saved = prev;
+	int rows = PQntuples(r[1]);
+	for (int i = 0; i < rows; i++) {
+		int64_t at_us = 0;
+		if (eng_parse_instant(PQgetvalue(r[1], i, 1), &at_us) != 0)
+			at_us = eng_now_us();
+		eng__ack_add_previous(d->ack, (uint64_t)strtoll(PQgetvalue(r[1], i, 0), NULL, 10),
+				      at_us + window_us);
+	}
+	ENG_INFO("engine", "ack_state", "run=%" PRIu32 " previous_watermark=%" PRIu64
+		 " suspects=%d window_s=%d", run, prev, rows, d->cfg.smpp.redelivery_window_s);
+	eng__relay_set_ack(d->relay, d->ack);
+	uv_timer_start(&d->ack_timer, ack_timer_cb, 1000, 1000);
+	start_smpp(d);
+	expiry_check(d);
+}
+
+/* Before the first bind: this run's number, and the MOs an earlier run
+ * committed but may not have had acknowledged. */
+static void ack_load(struct eng_daemon *d)
+{
+	if (d->ack_loading)
+		return;
+	struct bill_pgq_job *j = bill_pgq_job_new(ack_loaded, d);
+	if (!j)
+		return;
+	char since[40];
+	eng_format_instant_us(eng_now_us() - (int64_t)d->cfg.smpp.redelivery_window_s * 1000000,
+			      since);
+	const char *p[] = {since};
+	bill_pgq_job_add(j,
+			 "UPDATE engine_ack SET run = run + 1 WHERE id = 1 "
+			 "RETURNING run, confirmed_mark",
+			 0, NULL);
+	bill_pgq_job_add(j, "SELECT fp, at FROM dlg_ack_suspects($1::timestamptz)", 1, p);
+	d->ack_loading = 1;
+	bill_pgq_submit(d->db, j);
+}
+
 /* The database is up and the engine lock held: serve. */
 static void engine_ready(struct eng_daemon *d)
 {
 	eng__relay_db_up(d->relay);
+	if (!d->ack) {
+		ack_load(d); /* then start_smpp */
+		return;
+	}
 	if (!d->esme)
 		start_smpp(d);
 	else
@@ -690,6 +854,7 @@ static void on_before_batch(void *data)
 {
 	struct eng_daemon *d = data;
 	eng__relay_before_batch(d->relay);
+	ack_save(d);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -723,6 +888,8 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 	d->expiry_timer.data = d;
 	uv_timer_init(loop, &d->outbox_timer);
 	d->outbox_timer.data = d;
+	uv_timer_init(loop, &d->ack_timer);
+	d->ack_timer.data = d;
 	uv_timer_start(&d->outbox_timer, outbox_timer_cb, OUTBOX_RETRY_MS, OUTBOX_RETRY_MS);
 	return d;
 }
@@ -744,8 +911,11 @@ static void esme_stopped(struct smpp_esme *e, void *data)
 {
 	struct eng_daemon *d = data;
 	d->esme_done = 1;
-	/* Results of the last submits are in the queue: close it after them. */
-	bill_pgq_close(d->db, db_closed, d);
+	/* Every answer is written and (unbind_resp) read: store the last
+	 * watermark, then close the queue after it and the last records. */
+	ack_save(d);
+	if (!d->ack_saving)
+		bill_pgq_close(d->db, db_closed, d);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -766,6 +936,8 @@ void eng_daemon_stop(struct eng_daemon *d, void (*done)(void *data), void *data)
 	uv_close((uv_handle_t *)&d->expiry_timer, timer_closed);
 	uv_timer_stop(&d->lock_timer);
 	uv_close((uv_handle_t *)&d->lock_timer, timer_closed);
+	uv_timer_stop(&d->ack_timer);
+	uv_close((uv_handle_t *)&d->ack_timer, timer_closed);
 	if (d->esme)
 		smpp_esme_stop(d->esme, esme_stopped, d);
 	else
@@ -784,6 +956,7 @@ void eng_daemon_free(struct eng_daemon *d)
 	if (d->esme)
 		smpp_esme_free(d->esme);
 	eng__relay_free(d->relay);
+	eng__ack_free(d->ack);
 	bill_pgq_free(d->db);
 	free(d->inflight);
 	free(d);

@@ -25,6 +25,8 @@
  */
 #include "relay.h"
 
+#include "ack.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,6 +114,8 @@ struct rmsg {
 	int64_t at_us;
 	char key[40];
 	char message_id[66];
+	uint64_t fp;         /* what a redelivery repeats (ack.c) */
+	uint64_t mark;       /* ack_mark of its row; 0 until recorded */
 	struct rmsg *next;
 };
 
@@ -133,6 +137,7 @@ struct eng_relay {
 	int inflight;
 	struct rmsg *confirmed, *confirmed_tail; /* waiting to be recorded */
 	int nconfirmed;
+	struct eng_ack *ack;
 };
 
 static uint64_t hash64(uint64_t x)
@@ -286,7 +291,7 @@ static uint64_t num(const char *s)
 static void msg_done(struct rmsg *m, uint32_t status)
 {
 	struct eng_relay *r = m->r;
-	smpp_esme_respond(r->esme, m->token, status);
+	eng__ack_respond(r->ack, r->esme, m->token, status, m->mark, m->fp, eng_now_us());
 	r->inflight--;
 	free(m->payload);
 	free(m);
@@ -610,7 +615,7 @@ static void lookup(struct rmsg *m)
 	bill_pgq_submit(r->db, j);
 }
 
-void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *src)
+void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *src, uint64_t fp)
 {
 	struct rmsg *m = calloc(1, sizeof *m);
 	uint8_t *payload = malloc(mo->sm.payload_len ? mo->sm.payload_len : 1);
@@ -623,6 +628,7 @@ void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *sr
 	r->inflight++;
 	m->r = r;
 	m->token = mo->token;
+	m->fp = fp;
 	m->session = mo->session;
 	m->seq = mo->seq;
 	m->at_us = eng_now_us();
@@ -752,7 +758,18 @@ void eng__relay_before_batch(struct eng_relay *r)
 	b->n = r->nconfirmed;
 	r->confirmed = r->confirmed_tail = NULL;
 	r->nconfirmed = 0;
-	struct abuf a[13];
+	/* One mark for the messages recorded for the first time; a retry after
+	 * a lost connection keeps the mark its row may already have. */
+	int fresh = 0;
+	for (struct rmsg *m = b->msgs; m; m = m->next)
+		fresh += m->mark == 0;
+	if (fresh && r->ack) {
+		uint64_t mark = eng__ack_mark(r->ack, fresh);
+		for (struct rmsg *m = b->msgs; m; m = m->next)
+			if (m->mark == 0)
+				m->mark = mark;
+	}
+	struct abuf a[15];
 	memset(a, 0, sizeof a);
 	int rc = 0;
 	for (struct rmsg *m = b->msgs; m && rc == 0; m = m->next) {
@@ -780,18 +797,24 @@ void eng__relay_before_batch(struct eng_relay *r)
 		rc |= ab_put(&a[10], m->rule, 1);
 		rc |= ab_put(&a[11], bday, 1);
 		rc |= ab_put(&a[12], m->message_id, 1);
+		char mk[24], fp[24];
+		snprintf(mk, sizeof mk, "%" PRId64, (int64_t)m->mark);
+		snprintf(fp, sizeof fp, "%" PRId64, (int64_t)m->fp);
+		rc |= ab_put(&a[13], m->mark ? mk : NULL, 0);
+		rc |= ab_put(&a[14], fp, 0);
 	}
-	const char *p[13];
-	for (int i = 0; i < 13; i++)
+	const char *p[15];
+	for (int i = 0; i < 15; i++)
 		p[i] = ab_end(&a[i]);
 	if (rc == 0)
 		rc = bill_pgq_job_add(j,
 				      "SELECT dlg_record_relays($1::text[], $2::timestamptz[], "
 				      "$3::text[], $4::text[], $5::bigint[], $6::bigint[], "
 				      "$7::date[], $8::integer[], $9::integer[], $10::bigint[], "
-				      "$11::text[], $12::date[], $13::text[])",
-				      13, p);
-	for (int i = 0; i < 13; i++)
+				      "$11::text[], $12::date[], $13::text[], $14::bigint[], "
+				      "$15::bigint[])",
+				      15, p);
+	for (int i = 0; i < 15; i++)
 		free(a[i].s);
 	bill_pgq_submit(r->db, j); /* on a failed add the job fails alone */
 }
@@ -976,6 +999,11 @@ struct eng_relay *eng__relay_new(uv_loop_t *loop, struct bill_pgq *db,
 void eng__relay_set_esme(struct eng_relay *r, struct smpp_esme *e)
 {
 	r->esme = e;
+}
+
+void eng__relay_set_ack(struct eng_relay *r, struct eng_ack *a)
+{
+	r->ack = a;
 }
 
 int eng__relay_inflight(const struct eng_relay *r)

@@ -116,6 +116,13 @@ struct esme_link {
 	uint64_t backoff_ms;
 	struct sub_list inflight;
 	uint32_t *dseq;        /* deliver_sm waiting for smpp_esme_respond() */
+	/* Proof that the SMSC read our deliver_sm_resp: ordinals of responses
+	 * written (monotone over the link's whole life) and the ordinal an
+	 * enquire_link sent after them covers once its response is back. */
+	uint64_t resp_ord;
+	uint64_t confirmed_ord;
+	uint64_t confirm_covers;
+	uint32_t confirm_seq;  /* that enquire_link's sequence; 0 = none out */
 	size_t ndseq, capdseq;
 };
 
@@ -369,6 +376,14 @@ static void link_down(struct esme_link *l, const char *reason, bool reconnect)
 	uv_timer_stop(&l->retry);
 	l->gen = (l->gen + 1) & 0xFFFFFFu;
 	l->ndseq = 0;
+	l->confirm_seq = 0;
+	if (l->resp_ord > l->confirmed_ord) {
+		/* Responses the SMSC may never have read: it may redeliver. */
+		uint64_t upto = l->confirmed_ord;
+		l->confirmed_ord = l->resp_ord;
+		if (e->cb.on_confirmed)
+			e->cb.on_confirmed(e, l->idx, upto, 1, e->cb.data);
+	}
 	struct esme_sub *s;
 	while ((s = l->inflight.head) != NULL) {
 		list_remove(&l->inflight, s);
@@ -610,6 +625,43 @@ static void handle_deliver(struct esme_link *l, const uint8_t *pdu, const struct
 	}
 }
 
+/* ---- confirmation of deliver_sm_resp ---- */
+
+/* Every response up to ordinal `upto` was read by the SMSC. */
+static void confirm_upto(struct esme_link *l, uint64_t upto)
+{
+	struct smpp_esme *e = l->e;
+	l->confirm_seq = 0;
+	if (upto <= l->confirmed_ord)
+		return;
+	l->confirmed_ord = upto;
+	if (e->cb.on_confirmed)
+		e->cb.on_confirmed(e, l->idx, upto, 0, e->cb.data);
+	if (l->resp_ord > l->confirmed_ord)
+		kick(e);
+}
+
+/* One enquire_link per link with unconfirmed responses and none out: its
+ * response proves the SMSC read everything written before it (one stream,
+ * read in order). Sent from the deferred turn so that it covers every
+ * response of the batch that was just answered. */
+static void confirm_send(struct smpp_esme *e)
+{
+	if (!e->cb.on_confirmed)
+		return;
+	for (int i = 0; i < e->nlinks; i++) {
+		struct esme_link *l = &e->links[i];
+		if (l->confirm_seq || l->resp_ord <= l->confirmed_ord || !l->conn ||
+		    (l->state != LS_BOUND && l->state != LS_UNBINDING))
+			continue;
+		if (l->state == LS_UNBINDING)
+			continue; /* the unbind_resp is the barrier */
+		l->confirm_seq = link_next_seq(l);
+		l->confirm_covers = l->resp_ord;
+		send_header_only(l, SMPP_ENQUIRE_LINK, 0, l->confirm_seq, false);
+	}
+}
+
 static void handle_pdu(struct esme_link *l, const uint8_t *pdu, const struct smpp_hdr *h)
 {
 	switch (h->id) {
@@ -638,7 +690,10 @@ static void handle_pdu(struct esme_link *l, const uint8_t *pdu, const struct smp
 		send_header_only(l, SMPP_ENQUIRE_LINK_RESP, SMPP_ESME_ROK, h->seq, false);
 		return;
 	case SMPP_ENQUIRE_LINK_RESP:
-		return; /* last_rx already moved */
+		/* last_rx already moved; maybe the barrier for our responses */
+		if (l->confirm_seq && h->seq == l->confirm_seq)
+			confirm_upto(l, l->confirm_covers);
+		return;
 	case SMPP_UNBIND:
 		eng_log(ENG_LOG_NOTICE, LOG_SUB, "unbind_by_smsc", "session=%d link=%s seq=%u",
 			l->session, lkname(l), h->seq);
@@ -648,6 +703,8 @@ static void handle_pdu(struct esme_link *l, const uint8_t *pdu, const struct smp
 		if (l->state == LS_UNBINDING) {
 			eng_log(ENG_LOG_INFO, LOG_SUB, "unbound", "session=%d link=%s seq=%u", l->session,
 				lkname(l), h->seq);
+			/* The SMSC answered our unbind: it read every response before. */
+			confirm_upto(l, l->resp_ord);
 			link_down(l, "unbound", false);
 		}
 		return;
@@ -898,6 +955,7 @@ static void on_defer(uv_timer_t *t)
 		free(s);
 	}
 	esme_pump(e);
+	confirm_send(e);
 	stop_progress(e);
 }
 
@@ -992,6 +1050,17 @@ struct smpp_esme *smpp_esme_start(uv_loop_t *loop, const struct smpp_esme_config
 
 int smpp_esme_respond(struct smpp_esme *e, uint64_t token, uint32_t status)
 {
+	return smpp_esme_respond_ord(e, token, status, NULL);
+}
+
+int smpp_esme_token_link(uint64_t token)
+{
+	uint64_t idx1 = token >> 56;
+	return idx1 == 0 ? -EINVAL : (int)idx1 - 1;
+}
+
+int smpp_esme_respond_ord(struct smpp_esme *e, uint64_t token, uint32_t status, uint64_t *ord)
+{
 	if (!e)
 		return -EINVAL;
 	uint64_t idx1 = token >> 56;
@@ -1007,7 +1076,10 @@ int smpp_esme_respond(struct smpp_esme *e, uint64_t token, uint32_t status)
 	eng_log(ENG_LOG_DEBUG, LOG_SUB, "deliver_resp", "session=%d link=%s seq=%u status=%s",
 		l->session, lkname(l), seq, smpp_status_name(status));
 	send_sm_resp(l, SMPP_DELIVER_SM_RESP, status, seq);
-	if (e->stopping)
+	l->resp_ord++;
+	if (ord)
+		*ord = l->resp_ord;
+	if (e->stopping || (e->cb.on_confirmed && !l->confirm_seq))
 		kick(e);
 	return 0;
 }

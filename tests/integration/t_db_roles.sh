@@ -109,7 +109,7 @@ out=$(as $ENG "SELECT dlg_hold('k1', $E1ID, 150, '2026-11-23 12:02+03');
                SELECT dlg_record_relays(ARRAY['k1'], ARRAY['2026-11-23 12:02+03']::timestamptz[], ARRAY['$E1'],
                  ARRAY['79990000000'], ARRAY[$E1ID]::bigint[], ARRAY[NULL]::bigint[], ARRAY[NULL]::date[],
                  ARRAY[1], ARRAY[0], ARRAY[150]::bigint[], ARRAY['R11'], ARRAY['2026-11-23']::date[],
-                 ARRAY['m1']);
+                 ARRAY['m1'], ARRAY[NULL]::bigint[], ARRAY[0]::bigint[]);
                UPDATE outbox SET state = 'submitted' WHERE dst = '$E1';
                INSERT INTO sms_receipt (message_id, state) VALUES ('m1', 2);
                DELETE FROM sms_hold WHERE relay_key = 'none'") || fail "engine rating: $out"

@@ -56,7 +56,8 @@ relays() {
   sql "SELECT dlg_record_relays(array_agg('${12}:' || g), array_agg('$5'::timestamptz), array_agg('$1'::text),
          array_agg('$2'::text), array_agg($3::bigint), array_agg($4::bigint), array_agg('$6'::date),
          array_agg(1), array_agg($8), array_agg($9::bigint), array_agg('${10}'::text),
-         array_agg('${11}'::date), array_agg(g::text)) FROM generate_series(1, $7) g" >/dev/null
+         array_agg('${11}'::date), array_agg(g::text), array_agg(NULL::bigint), array_agg(g::bigint))
+         FROM generate_series(1, $7) g" >/dev/null
 }
 SA=$(sid $A) SB=$(sid $B)
 # pair A-B, the inviter A's (Novosibirsk) day 2026-11-22: 30 A->B and 20 B->A

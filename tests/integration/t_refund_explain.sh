@@ -36,7 +36,8 @@ sql "SELECT dlg_record_relays(ARRAY['t:1','t:2','t:3'],
        ARRAY['$A','$A','$A'], ARRAY['$B','79990000000','$B'], ARRAY[$AID,$AID,$AID]::bigint[],
        ARRAY[$D1,NULL,$D1]::bigint[], ARRAY['2026-11-23',NULL,'2026-11-23']::date[],
        ARRAY[3,2,1], ARRAY[1,0,1], ARRAY[150,150,150]::bigint[], ARRAY['R10','R11','R9'],
-       ARRAY['2026-11-23','2026-11-23','2026-11-23']::date[], ARRAY[NULL,NULL,NULL]::text[])" >/dev/null
+       ARRAY['2026-11-23','2026-11-23','2026-11-23']::date[], ARRAY[NULL,NULL,NULL]::text[],
+       ARRAY[NULL,NULL,NULL]::bigint[], ARRAY[1,2,3]::bigint[])" >/dev/null
 # an operator fee of the 23rd (R15), as the support path writes it
 sql "INSERT INTO ledger (subscriber_id, msisdn, dialog_id, kind, amount, bill_date, created_at, idem_key, rule, detail)
      VALUES ($AID, '$A', $D1, 'operator_fee', 4500, '2026-11-23', '2026-11-23 15:00+03', 'operator_fee:test:1', 'R15',

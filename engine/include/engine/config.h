@@ -31,6 +31,7 @@ struct eng_config {
 		int enquire_link_s;
 		int reconnect_max_s;
 		int response_timeout_s; /* submit_sm / bind response timer */
+		int redelivery_window_s; /* ack.c: watch unconfirmed answers this long */
 	} smpp;
 	struct {
 		char short_code[21];

@@ -66,6 +66,9 @@ static const struct cfg_row rows[] = {
 	 "cap of the exponential reconnect back-off (starts at 1 s)", 0},
 	{"smpp", "response_timeout_s", CFG_INT, OFF(smpp.response_timeout_s), 0, 1, 600, "10",
 	 NULL, "how long a submit_sm or bind waits for its response", 0},
+	{"smpp", "redelivery_window_s", CFG_INT, OFF(smpp.redelivery_window_s), 0, 0, 86400, "300",
+	 NULL, "how long an MO whose ESME_ROK the SMSC may not have read is watched for its "
+	 "redelivery (answered without a second effect); 0 = off", 0},
 
 	{"service", "short_code", CFG_STR, OFF(service.short_code), SZ(service.short_code), 1, 0,
 	 "6249", NULL, "the service short code (R3)", CFG_DIGITS},

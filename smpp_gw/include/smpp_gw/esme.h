@@ -67,6 +67,15 @@ struct smpp_esme_callbacks {
 	void (*on_deliver)(struct smpp_esme *e, const struct smpp_mo *mo, void *data);
 	/* The number of bound sessions able to submit changed. */
 	void (*on_bound)(struct smpp_esme *e, int bound, void *data);
+	/* (optional) What the SMSC provably read. With this set, a link that
+	 * wrote deliver_sm_resp sends an enquire_link after them; its response
+	 * proves every response before it arrived (one TCP stream, read in
+	 * order; an unbind_resp proves the same). Called with lost = 0 when the
+	 * responses of link `link` up to ordinal `upto` (see
+	 * smpp_esme_respond_ord) are confirmed, and with lost = 1 when the link
+	 * was lost: responses after `upto` may never have been read, and the
+	 * SMSC may redeliver those deliver_sm. */
+	void (*on_confirmed)(struct smpp_esme *e, int link, uint64_t upto, int lost, void *data);
 };
 
 /* Create a client on `loop` and start connecting. Returns NULL on bad
@@ -77,6 +86,11 @@ struct smpp_esme *smpp_esme_start(uv_loop_t *loop, const struct smpp_esme_config
 /* Answer a deliver_sm. Returns 0, or -ENOTCONN when its link is gone (the
  * SMSC will redeliver it; nothing to do). */
 int smpp_esme_respond(struct smpp_esme *e, uint64_t token, uint32_t status);
+/* The same; on success *ord (if not NULL) is the response's ordinal on its
+ * link, for on_confirmed. */
+int smpp_esme_respond_ord(struct smpp_esme *e, uint64_t token, uint32_t status, uint64_t *ord);
+/* The link (0-based, as on_confirmed names it) a deliver_sm token came on. */
+int smpp_esme_token_link(uint64_t token);
 
 /* Queue a submit_sm (copied). Returns 0 (cb will run exactly once), or
  * -ECANCELED when stopping, -EINVAL for a message that cannot be encoded. */
