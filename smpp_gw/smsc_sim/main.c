@@ -28,8 +28,10 @@ static void usage(FILE *f)
 	      "  --timeout-ms N         default expectation timeout in scripts (5000)\n"
 	      "  --receipts on|off|fail delivery receipts for accepted submit_sm (off)\n"
 	      "  --verbose              log every PDU on stderr\n"
+	      "  --control PATH         create a FIFO at PATH and read fault commands from it\n"
+	      "                         (drop | refuse S | throttle S | stall S | clear)\n"
 	      "load options:\n"
-	      "  --rate N               MO per second (100)\n"
+	      "  --rate N               MO per second (100; 0 = none, e.g. invitations only)\n"
 	      "  --duration S           measured seconds (10)\n"
 	      "  --warmup S             seconds sent before measuring (0)\n"
 	      "  --drain S              seconds to wait for the last responses (5)\n"
@@ -41,7 +43,10 @@ static void usage(FILE *f)
 	      "  --seed N               random seed (1)\n"
 	      "  --pairs-file F         the population: one pair 'A B' a line (instead of --pairs)\n"
 	      "  --log F                one line per MO, response, loss and MT (for checkers)\n"
-	      "  --mo-timeout-ms N      give up an MO unanswered this long (0 = never, default)\n",
+	      "  --mo-timeout-ms N      give up an MO unanswered this long (0 = never, default)\n"
+	      "  --invite-pairs-file F  pairs 'A B' (not in a dialog): A invites B, B accepts\n"
+	      "  --invite-rate N        invitations per second (0 = none, default)\n"
+	      "  --redeliver            resend MOs lost at a disconnect, retry temporary errors\n",
 	      f);
 }
 
@@ -81,6 +86,7 @@ void sim_stop(struct sim *s, int code)
 	if (s->on_stop)
 		s->on_stop(s);
 	s->stopping = true;
+	sim_control_stop(s);
 	sim_server_stop(s);
 	if (!uv_is_closing((uv_handle_t *)&s->sigint))
 		uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -141,6 +147,10 @@ enum {
 	OPT_PAIRS_FILE,
 	OPT_LOG,
 	OPT_MO_TIMEOUT,
+	OPT_INVITE_PAIRS,
+	OPT_INVITE_RATE,
+	OPT_REDELIVER,
+	OPT_CONTROL,
 	OPT_HELP,
 };
 
@@ -168,6 +178,10 @@ static const struct option long_opts[] = {
 	{ "pairs-file", required_argument, NULL, OPT_PAIRS_FILE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "mo-timeout-ms", required_argument, NULL, OPT_MO_TIMEOUT },
+	{ "invite-pairs-file", required_argument, NULL, OPT_INVITE_PAIRS },
+	{ "invite-rate", required_argument, NULL, OPT_INVITE_RATE },
+	{ "redeliver", no_argument, NULL, OPT_REDELIVER },
+	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -246,7 +260,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
 			o->verbose = true;
 			break;
 		case OPT_RATE:
-			if (parse_double(a, 0.001, 1e6, &o->rate) < 0)
+			if (parse_double(a, 0, 1e6, &o->rate) < 0)
 				goto bad;
 			break;
 		case OPT_DURATION:
@@ -298,6 +312,21 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
 				goto bad;
 			o->mo_timeout_ms = l;
 			break;
+		case OPT_INVITE_PAIRS:
+			o->invite_pairs_file = a;
+			break;
+		case OPT_INVITE_RATE:
+			if (parse_double(a, 0, 1e6, &o->invite_rate) < 0)
+				goto bad;
+			break;
+		case OPT_REDELIVER:
+			o->redeliver = true;
+			break;
+		case OPT_CONTROL:
+			if (!*a)
+				goto bad;
+			o->control = a;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
@@ -321,6 +350,10 @@ bad:
 	}
 	if (modes != 1) {
 		fprintf(stderr, "smsc-sim: give exactly one of --interactive, --script, --load\n");
+		return -1;
+	}
+	if (o->invite_rate > 0 && !o->invite_pairs_file) {
+		fprintf(stderr, "smsc-sim: --invite-rate needs --invite-pairs-file\n");
 		return -1;
 	}
 	return 0;
@@ -377,6 +410,8 @@ int main(int argc, char **argv)
 		rc = sim_load_start(s);
 		break;
 	}
+	if (rc == 0)
+		rc = sim_control_start(s);
 	if (rc == 0)
 		rc = sim_server_start(s);
 	if (rc < 0)

@@ -411,6 +411,8 @@ static void handle_bind(struct sim_conn *c, const struct smpp_hdr *h, const uint
 	} else if (s->refuse_binds > 0) {
 		s->refuse_binds--;
 		status = SMPP_ESME_RBINDFAIL;
+	} else if (s->refuse_until_ns && uv_hrtime() < s->refuse_until_ns) {
+		status = SMPP_ESME_RBINDFAIL; /* control `refuse S` */
 	} else {
 		bool id_ok = ct_equal(b.system_id, s->opt.system_id, sizeof(b.system_id));
 		bool pw_ok = ct_equal(b.password, s->password, sizeof(b.password));
@@ -630,6 +632,8 @@ static void handle_submit(struct sim_conn *c, const struct smpp_hdr *h, const ui
 	if (s->throttle > 0) {
 		s->throttle--;
 		status = SMPP_ESME_RTHROTTLED;
+	} else if (s->throttle_until_ns && uv_hrtime() < s->throttle_until_ns) {
+		status = SMPP_ESME_RTHROTTLED; /* control `throttle S` */
 	} else if (s->fail_submit > 0) {
 		s->fail_submit--;
 		status = s->fail_status;
@@ -698,6 +702,52 @@ static void handle_submit(struct sim_conn *c, const struct smpp_hdr *h, const ui
 	memcpy(mt->first_msg_id, msg_id, sizeof(mt->first_msg_id));
 	mt->text = text;
 	deliver_mt(s, mt);
+}
+
+/* ---- stall: submit_sm held without an answer ---- */
+
+static void hold_submit(struct sim_conn *c, const struct smpp_hdr *h, const uint8_t *pdu)
+{
+	struct sim *s = c->sim;
+	struct sim_held *hd = malloc(sizeof(*hd) + h->len);
+	if (!hd)
+		return; /* never answered: the ESME's timer handles it */
+	hd->next = NULL;
+	hd->conn_id = c->id;
+	hd->h = *h;
+	memcpy(hd->pdu, pdu, h->len);
+	if (s->held_tail)
+		s->held_tail->next = hd;
+	else
+		s->held = hd;
+	s->held_tail = hd;
+	s->held_n++;
+	if (s->opt.verbose)
+		sim_log(s, "submit_held", "conn=%u seq=%u", c->id, h->seq);
+}
+
+void sim_release_held(struct sim *s)
+{
+	struct sim_held *list = s->held;
+	unsigned long answered = 0, dropped = 0;
+	s->held = s->held_tail = NULL;
+	s->held_n = 0;
+	while (list) {
+		struct sim_held *hd = list;
+		list = hd->next;
+		struct sim_conn *c = s->conns;
+		while (c && c->id != hd->conn_id)
+			c = c->next;
+		if (c && !c->closing && !s->stopping) {
+			handle_submit(c, &hd->h, hd->pdu);
+			answered++;
+		} else {
+			dropped++;
+		}
+		free(hd);
+	}
+	if (answered || dropped)
+		sim_log(s, "stall_released", "answered=%lu dropped=%lu", answered, dropped);
 }
 
 /* ---- responses from the ESME ---- */
@@ -785,6 +835,10 @@ static void handle_pdu(struct sim_conn *c, const struct smpp_hdr *h, const uint8
 						    SMPP_ESME_RINVBNDSTS, h->seq, "");
 			if (n > 0)
 				conn_write(c, buf, (size_t)n);
+			return;
+		}
+		if (s->stall_until_ns && uv_hrtime() < s->stall_until_ns) {
+			hold_submit(c, h, pdu);
 			return;
 		}
 		handle_submit(c, h, pdu);
@@ -1147,6 +1201,13 @@ void sim_server_free(struct sim *s)
 		s->partials = p->next;
 		partial_free(p);
 	}
+	while (s->held) {
+		struct sim_held *hd = s->held;
+		s->held = hd->next;
+		free(hd);
+	}
+	s->held_tail = NULL;
+	s->held_n = 0;
 	free(s->reqs);
 	s->reqs = NULL;
 	s->reqs_cap = s->reqs_n = 0;

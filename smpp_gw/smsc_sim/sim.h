@@ -122,6 +122,18 @@ struct sim_opts {
 	const char *log_file;        /* load: event log (docs/smsc-sim.md) */
 	const char *pairs_file;      /* load: the population, "A B" a line */
 	int64_t mo_timeout_ms;       /* load: an MO unanswered this long is given up (0 = never) */
+	const char *invite_pairs_file; /* load: pairs "A B" to invite (A invites B, B accepts) */
+	double invite_rate;          /* load: invitations per second (0 = none) */
+	bool redeliver;              /* load: resend lost MOs, retry temporary errors */
+	const char *control;         /* FIFO path for fault commands (control.c), or NULL */
+};
+
+/* A submit_sm held by `stall`, answered when the stall ends. */
+struct sim_held {
+	struct sim_held *next;
+	uint32_t conn_id;
+	struct smpp_hdr h;
+	uint8_t pdu[];
 };
 
 struct sim {
@@ -156,6 +168,14 @@ struct sim {
 	unsigned long peer_closes;   /* connections the ESME closed */
 	uint8_t rbuf[65536];
 
+	/* timed faults (--control): active while uv_hrtime() < the deadline */
+	uint64_t refuse_until_ns;
+	uint64_t throttle_until_ns;
+	uint64_t stall_until_ns;
+	struct sim_held *held, *held_tail; /* submit_sm held by a stall */
+	size_t held_n;
+	void *control;               /* control.c state, or NULL */
+
 	/* outstanding requests: open addressing on seq */
 	struct sim_req *reqs;
 	size_t reqs_cap;             /* power of two */
@@ -180,6 +200,8 @@ struct sim {
 	void (*on_lost)(struct sim *s, const struct sim_req *rq);
 	/* something changed: a bind, a close, a nack ... */
 	void (*on_event)(struct sim *s);
+	/* a --control command was applied (normalised text, e.g. "throttle 5") */
+	void (*on_control)(struct sim *s, const char *cmd);
 	/* the loop is stopping: close the mode's handles */
 	void (*on_stop)(struct sim *s);
 	/* after the loop ended: free mode_data */
@@ -219,6 +241,9 @@ int sim_send_mo_raw(struct sim *s, const char *from, const char *to, uint8_t dcs
  * command_length) are registered as SIM_REQ_RAW for `mo`. */
 int sim_send_raw(struct sim *s, struct sim_conn *c, const uint8_t *bytes, size_t n,
 		 int32_t mo);
+/* End a stall: answer the held submit_sm whose connection is still up (in
+ * arrival order); those of closed connections are dropped. */
+void sim_release_held(struct sim *s);
 /* enquire_link to c; returns the sequence number used or negative. */
 int64_t sim_send_enquire(struct sim *s, struct sim_conn *c);
 bool sim_req_pending(const struct sim *s, uint32_t seq);
@@ -228,6 +253,11 @@ void sim_mt_free(struct sim_mt *mt);
 /* "MT 6249 -> 79161234567 [ucs2, 2 parts]: text" into buf. */
 void sim_mt_format(const struct sim_mt *mt, char *buf, size_t bufsz);
 const char *sim_dcs_name(uint8_t dcs);
+
+/* control.c: the --control FIFO (started before the listener, stopped by
+ * sim_stop). */
+int sim_control_start(struct sim *s);
+void sim_control_stop(struct sim *s);
 
 /* interactive.c / script.c / load.c */
 int sim_interactive_start(struct sim *s);

@@ -87,14 +87,17 @@ struct esme_conn {
 	struct smpp_esme *e;
 	struct esme_link *link; /* NULL once detached (closing) */
 	struct smpp_framer framer;
+	struct esme_wreq *out;  /* PDUs of this loop turn, written together */
+	struct esme_conn *next_dirty;
+	bool dirty;
 	uint8_t rbuf[RBUF_SIZE];
 };
 
 struct esme_wreq {
 	uv_write_t req;
 	struct esme_conn *conn;
-	bool close_after; /* close the link once this PDU is written */
-	size_t len;
+	bool close_after; /* close the link once these PDUs are written */
+	size_t len, cap;
 	uint8_t data[];
 };
 
@@ -115,7 +118,7 @@ struct esme_link {
 	uint64_t last_rx;      /* loop time of the last bytes received */
 	uint64_t backoff_ms;
 	struct sub_list inflight;
-	uint32_t *dseq;        /* deliver_sm waiting for smpp_esme_respond() */
+	uint64_t *dseq;        /* deliver_sm waiting for smpp_esme_respond() */
 	/* Proof that the SMSC read our deliver_sm_resp: ordinals of responses
 	 * written (monotone over the link's whole life) and the ordinal an
 	 * enquire_link sent after them covers once its response is back. */
@@ -123,7 +126,7 @@ struct esme_link {
 	uint64_t confirmed_ord;
 	uint64_t confirm_covers;
 	uint32_t confirm_seq;  /* that enquire_link's sequence; 0 = none out */
-	size_t ndseq, capdseq;
+	size_t ndseq, capdseq, useddseq;
 };
 
 struct smpp_esme {
@@ -139,6 +142,9 @@ struct smpp_esme {
 	uv_timer_t defer;      /* flushes `done`, advances stop */
 	uv_timer_t pump;       /* resumes sending after throttling / tps */
 	uv_timer_t drain;      /* stop: in-flight wait limit */
+	uv_check_t flush_check; /* writes the turn's PDUs after the I/O phase */
+	uv_idle_t flush_idle;
+	struct esme_conn *dirty; /* connections with PDUs to write */
 	uint64_t pause_until;
 	uint64_t throttle_ms;
 	uint64_t tps_start;
@@ -272,19 +278,21 @@ static void on_write(uv_write_t *req, int status)
 	}
 }
 
-static int link_send(struct esme_link *l, const uint8_t *buf, size_t len, bool close_after)
+/* Write what a connection gathered (one write call for every PDU of the
+ * turn: one syscall instead of one per PDU). */
+static void conn_flush(struct esme_conn *c)
 {
-	if (!l->conn)
-		return -ENOTCONN;
-	struct esme_wreq *w = malloc(sizeof *w + len);
+	struct esme_wreq *w = c->out;
+	c->out = NULL;
 	if (!w)
-		return -ENOMEM;
-	w->conn = l->conn;
-	w->close_after = close_after;
-	w->len = len;
-	memcpy(w->data, buf, len);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-	int rc = uv_write(&w->req, (uv_stream_t *)&l->conn->tcp, &b, 1, on_write);
+		return;
+	struct esme_link *l = c->link;
+	if (!l || l->conn != c) {
+		free(w);
+		return;
+	}
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+	int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
 	if (rc < 0) {
 		/* Only possible on a handle in a wrong state; the dead-link
 		 * timeout recovers. */
@@ -292,7 +300,67 @@ static int link_send(struct esme_link *l, const uint8_t *buf, size_t len, bool c
 		eng_log(ENG_LOG_ERROR, LOG_SUB, "write_failed", "session=%d link=%s error=%s",
 			l->session, lkname(l), uv_err_name(rc));
 	}
-	return rc;
+}
+
+/* End of the loop turn's I/O: flush every connection written to. */
+static void on_flush_check(uv_check_t *h)
+{
+	struct smpp_esme *e = h->data;
+	struct esme_conn *c = e->dirty;
+	e->dirty = NULL;
+	while (c) {
+		struct esme_conn *next = c->next_dirty;
+		c->dirty = false;
+		c->next_dirty = NULL;
+		conn_flush(c);
+		c = next;
+	}
+	uv_check_stop(&e->flush_check);
+	uv_idle_stop(&e->flush_idle);
+}
+
+static void on_flush_idle(uv_idle_t *h)
+{
+	(void)h; /* only keeps the loop from sleeping before the check */
+}
+
+static int link_send(struct esme_link *l, const uint8_t *buf, size_t len, bool close_after)
+{
+	struct esme_conn *c = l->conn;
+	if (!c)
+		return -ENOTCONN;
+	struct smpp_esme *e = l->e;
+	struct esme_wreq *w = c->out;
+	if (!w || w->len + len > w->cap) {
+		size_t cap = w ? w->cap * 2 : 16384;
+		while (cap < (w ? w->len : 0) + len)
+			cap *= 2;
+		struct esme_wreq *nw = realloc(w, sizeof *nw + cap);
+		if (!nw)
+			return -ENOMEM;
+		if (!w) {
+			nw->conn = c;
+			nw->close_after = false;
+			nw->len = 0;
+		}
+		nw->cap = cap;
+		c->out = w = nw;
+	}
+	memcpy(w->data + w->len, buf, len);
+	w->len += len;
+	if (close_after) {
+		w->close_after = true;
+		conn_flush(c);
+		return 0;
+	}
+	if (!c->dirty && !e->finalizing) {
+		c->dirty = true;
+		c->next_dirty = e->dirty;
+		e->dirty = c;
+		uv_check_start(&e->flush_check, on_flush_check);
+		uv_idle_start(&e->flush_idle, on_flush_idle);
+	}
+	return 0;
 }
 
 static void send_header_only(struct esme_link *l, uint32_t cmd, uint32_t status, uint32_t seq,
@@ -314,29 +382,78 @@ static void send_sm_resp(struct esme_link *l, uint32_t cmd, uint32_t status, uin
 
 /* ---- pending deliver_sm ---- */
 
+/* The deliver_sm waiting for an answer: a small open-addressing set of
+ * sequence numbers (a window holds thousands; answers come in any order).
+ * A slot holds seq + 1; 0 is empty, DSEQ_GONE a removed entry. */
+#define DSEQ_GONE UINT64_MAX
+
+static size_t dseq_slot(uint32_t seq, size_t cap)
+{
+	return (size_t)((seq * 0x9E3779B1u) & (uint32_t)(cap - 1));
+}
+
+static int dseq_rehash(struct esme_link *l, size_t cap)
+{
+	uint64_t *slots = calloc(cap, sizeof *slots);
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->capdseq; i++) {
+		uint64_t v = l->dseq[i];
+		if (v == 0 || v == DSEQ_GONE)
+			continue;
+		size_t j = dseq_slot((uint32_t)(v - 1), cap);
+		while (slots[j])
+			j = (j + 1) & (cap - 1);
+		slots[j] = v;
+	}
+	free(l->dseq);
+	l->dseq = slots;
+	l->capdseq = cap;
+	l->useddseq = l->ndseq;
+	return 0;
+}
+
 static int dseq_add(struct esme_link *l, uint32_t seq)
 {
-	if (l->ndseq == l->capdseq) {
-		size_t cap = l->capdseq ? l->capdseq * 2 : 16;
-		uint32_t *p = realloc(l->dseq, cap * sizeof *p);
-		if (!p)
+	/* at most half the slots used (entries and removed ones) */
+	if ((l->useddseq + 1) * 2 > l->capdseq) {
+		size_t cap = l->capdseq ? l->capdseq : 64;
+		while ((l->ndseq + 1) * 4 > cap)
+			cap *= 2;
+		if (dseq_rehash(l, cap) < 0)
 			return -ENOMEM;
-		l->dseq = p;
-		l->capdseq = cap;
 	}
-	l->dseq[l->ndseq++] = seq;
+	size_t j = dseq_slot(seq, l->capdseq);
+	while (l->dseq[j] != 0 && l->dseq[j] != DSEQ_GONE)
+		j = (j + 1) & (l->capdseq - 1);
+	if (l->dseq[j] == 0)
+		l->useddseq++;
+	l->dseq[j] = (uint64_t)seq + 1;
+	l->ndseq++;
 	return 0;
 }
 
 static bool dseq_take(struct esme_link *l, uint32_t seq)
 {
-	for (size_t i = 0; i < l->ndseq; i++) {
-		if (l->dseq[i] == seq) {
-			l->dseq[i] = l->dseq[--l->ndseq];
+	if (!l->ndseq)
+		return false;
+	size_t j = dseq_slot(seq, l->capdseq);
+	for (; l->dseq[j] != 0; j = (j + 1) & (l->capdseq - 1)) {
+		if (l->dseq[j] == (uint64_t)seq + 1) {
+			l->dseq[j] = DSEQ_GONE;
+			l->ndseq--;
 			return true;
 		}
 	}
 	return false;
+}
+
+static void dseq_clear(struct esme_link *l)
+{
+	if (l->dseq)
+		memset(l->dseq, 0, l->capdseq * sizeof *l->dseq);
+	l->ndseq = 0;
+	l->useddseq = 0;
 }
 
 /* ---- link lifecycle ---- */
@@ -345,6 +462,15 @@ static void on_conn_close(uv_handle_t *h)
 {
 	struct esme_conn *c = (struct esme_conn *)h;
 	struct smpp_esme *e = c->e;
+	if (c->dirty) {
+		for (struct esme_conn **pp = &e->dirty; *pp; pp = &(*pp)->next_dirty) {
+			if (*pp == c) {
+				*pp = c->next_dirty;
+				break;
+			}
+		}
+	}
+	free(c->out);
 	smpp_framer_free(&c->framer);
 	free(c);
 	e->nconns--;
@@ -375,7 +501,7 @@ static void link_down(struct esme_link *l, const char *reason, bool reconnect)
 	uv_timer_stop(&l->rtimer);
 	uv_timer_stop(&l->retry);
 	l->gen = (l->gen + 1) & 0xFFFFFFu;
-	l->ndseq = 0;
+	dseq_clear(l);
 	l->confirm_seq = 0;
 	if (l->resp_ord > l->confirmed_ord) {
 		/* Responses the SMSC may never have read: it may redeliver. */
@@ -548,10 +674,14 @@ static void handle_submit_resp(struct esme_link *l, const uint8_t *pdu, const st
 	if (h->id == SMPP_SUBMIT_SM_RESP &&
 	    (h->status == SMPP_ESME_RTHROTTLED || h->status == SMPP_ESME_RMSGQFUL) &&
 	    !e->stopping) {
-		e->throttle_ms = e->throttle_ms ? e->throttle_ms * 2 : THROTTLE_FIRST_MS;
-		if (e->throttle_ms > THROTTLE_MAX_MS)
-			e->throttle_ms = THROTTLE_MAX_MS;
-		e->pause_until = uv_now(e->loop) + e->throttle_ms;
+		/* One episode doubles the pause once: the other submits that were
+		 * in flight when the first throttle came back belong to it. */
+		if (uv_now(e->loop) >= e->pause_until) {
+			e->throttle_ms = e->throttle_ms ? e->throttle_ms * 2 : THROTTLE_FIRST_MS;
+			if (e->throttle_ms > THROTTLE_MAX_MS)
+				e->throttle_ms = THROTTLE_MAX_MS;
+			e->pause_until = uv_now(e->loop) + e->throttle_ms;
+		}
 		eng_log(ENG_LOG_NOTICE, LOG_SUB, "throttled",
 			"session=%d link=%s seq=%u status=%s pause_ms=%llu", l->session, lkname(l),
 			h->seq, smpp_status_name(h->status), (unsigned long long)e->throttle_ms);
@@ -939,7 +1069,9 @@ static void stop_progress(struct smpp_esme *e)
 	uv_close((uv_handle_t *)&e->defer, on_final_close);
 	uv_close((uv_handle_t *)&e->pump, on_final_close);
 	uv_close((uv_handle_t *)&e->drain, on_final_close);
-	e->nclosing += 3;
+	uv_close((uv_handle_t *)&e->flush_check, on_final_close);
+	uv_close((uv_handle_t *)&e->flush_idle, on_final_close);
+	e->nclosing += 5;
 }
 
 static void on_defer(uv_timer_t *t)
@@ -1024,6 +1156,9 @@ struct smpp_esme *smpp_esme_start(uv_loop_t *loop, const struct smpp_esme_config
 	uv_timer_init(loop, &e->pump);
 	uv_timer_init(loop, &e->drain);
 	e->defer.data = e->pump.data = e->drain.data = e;
+	uv_check_init(loop, &e->flush_check);
+	uv_idle_init(loop, &e->flush_idle);
+	e->flush_check.data = e->flush_idle.data = e;
 	for (int i = 0; i < e->nlinks; i++) {
 		struct esme_link *l = &e->links[i];
 		l->e = e;
@@ -1090,21 +1225,15 @@ int smpp_esme_submit(struct smpp_esme *e, const struct smpp_sm *sm, smpp_submit_
 		return -EINVAL;
 	if (e->stopping)
 		return -ECANCELED;
-	uint8_t *buf = malloc(SMPP_MAX_PDU_LEN);
-	if (!buf)
-		return -ENOMEM;
-	int n = smpp_encode_sm(buf, SMPP_MAX_PDU_LEN, SMPP_SUBMIT_SM, 0, sm);
-	if (n < (int)SMPP_HEADER_LEN) {
-		free(buf);
+	uint8_t buf[SMPP_MAX_PDU_LEN];
+	int n = smpp_encode_sm(buf, sizeof buf, SMPP_SUBMIT_SM, 0, sm);
+	if (n < (int)SMPP_HEADER_LEN)
 		return -EINVAL;
-	}
-	struct esme_sub *s = calloc(1, sizeof *s + (size_t)n);
-	if (!s) {
-		free(buf);
+	struct esme_sub *s = malloc(sizeof *s + (size_t)n);
+	if (!s)
 		return -ENOMEM;
-	}
+	memset(s, 0, sizeof *s);
 	memcpy(s->pdu, buf, (size_t)n);
-	free(buf);
 	s->len = (size_t)n;
 	s->cb = cb;
 	s->data = data;

@@ -142,14 +142,62 @@ char *eng_now_param(char out[40])
 	return eng_format_instant_us(eng_now_us(), out);
 }
 
+/* Year, month, day of a day number (days since 1970-01-01; Hinnant's
+ * civil_from_days). The formatters below run for every recorded message:
+ * no strftime, no snprintf. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	const unsigned doe = (unsigned)(z - era * 146097);
+	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	const unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
+static char *put_date(char *p, int64_t day)
+{
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(day, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		y = 0;
+	p = put_digits(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	return put_digits(p, d, 2);
+}
+
 char *eng_format_instant_us(int64_t us, char out[40])
 {
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	char s[24];
-	strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 40, "%s.%06dZ", s, (int)(us % 1000000));
+	int64_t s = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
+	int64_t frac = us - s * 1000000;
+	int64_t day = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+	unsigned sod = (unsigned)(s - day * 86400);
+	char *p = put_date(out, day);
+	*p++ = 'T';
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)frac, 6);
+	*p++ = 'Z';
+	*p = '\0';
 	return out;
 }
 
@@ -188,9 +236,6 @@ int eng_tz_day(const char *tz, int64_t at_s, int32_t *day, int64_t *next_midnigh
 
 char *eng_format_day(int32_t day, char out[11])
 {
-	time_t t = (time_t)day * 86400;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
+	*put_date(out, day) = '\0';
 	return out;
 }
