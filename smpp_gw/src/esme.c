@@ -7,8 +7,8 @@
  *   IDLE/DOWN) with three timers embedded in it:
  *     timer   connect / bind / unbind timeout, or (BOUND) the enquire_link
  *             tick that also checks the dead-link timeout;
- *     rtimer  the response deadline of the oldest submit_sm in flight (submits
- *             are appended in send order, so deadlines are in list order);
+ *     rtimer  the earliest response deadline of the submit_sm in flight
+ *             (slow ones wait longer: see on_resp_timer);
  *     retry   the reconnect backoff.
  *   Each TCP connection is a separately allocated esme_conn (uv_tcp_t, the
  *   connect request, the framer), closed with uv_close and freed in its close
@@ -70,6 +70,7 @@ struct esme_sub {
 	struct esme_link *link; /* while in flight */
 	uint32_t seq;
 	uint64_t deadline;      /* loop time (ms) of the response timeout */
+	bool slow;              /* past response_timeout_s, still waited for */
 	int status;             /* final outcome, once completed */
 	char message_id[65];
 	size_t len;
@@ -577,21 +578,42 @@ static void on_link_timer(uv_timer_t *t)
 	}
 }
 
-/* The oldest in-flight submits whose deadline passed fail with -ETIMEDOUT. */
+/* A submit_sm without a response after response_timeout_s is only slow:
+ * giving up then would answer the MO "try again" while the SMSC may still
+ * accept the submit (a stalled SMSC answers late) — and its redelivery would
+ * reach the peer twice. It is given up (-ETIMEDOUT) only after
+ * GIVE_UP_FACTOR x response_timeout_s, or when the link is lost. */
+#define GIVE_UP_FACTOR 6u
+
 static void on_resp_timer(uv_timer_t *t)
 {
 	struct esme_link *l = t->data;
 	struct smpp_esme *e = l->e;
 	uint64_t now = uv_now(e->loop);
-	struct esme_sub *s;
-	while ((s = l->inflight.head) != NULL && s->deadline <= now) {
-		list_remove(&l->inflight, s);
-		eng_log(ENG_LOG_ERROR, LOG_SUB, "submit_timeout", "session=%d link=%s seq=%u",
-			l->session, lkname(l), s->seq);
-		complete(e, s, -ETIMEDOUT, NULL);
+	uint64_t next = UINT64_MAX;
+	struct esme_sub *s = l->inflight.head;
+	while (s) {
+		struct esme_sub *following = s->next;
+		if (s->deadline <= now && !s->slow) {
+			s->slow = true;
+			s->deadline += (uint64_t)e->cfg.response_timeout_s * 1000u * (GIVE_UP_FACTOR - 1);
+			eng_log(ENG_LOG_NOTICE, LOG_SUB, "submit_slow",
+				"session=%d link=%s seq=%u waited_ms=%u give_up_ms=%u", l->session,
+				lkname(l), s->seq, e->cfg.response_timeout_s * 1000u,
+				e->cfg.response_timeout_s * 1000u * GIVE_UP_FACTOR);
+		}
+		if (s->deadline <= now) {
+			list_remove(&l->inflight, s);
+			eng_log(ENG_LOG_ERROR, LOG_SUB, "submit_timeout", "session=%d link=%s seq=%u",
+				l->session, lkname(l), s->seq);
+			complete(e, s, -ETIMEDOUT, NULL);
+		} else if (s->deadline < next) {
+			next = s->deadline;
+		}
+		s = following;
 	}
-	if (l->inflight.head)
-		uv_timer_start(&l->rtimer, on_resp_timer, l->inflight.head->deadline - now, 0);
+	if (next != UINT64_MAX)
+		uv_timer_start(&l->rtimer, on_resp_timer, next - now, 0);
 	esme_pump(e);
 }
 
@@ -1003,7 +1025,8 @@ static void esme_pump(struct smpp_esme *e)
 		s->link = l;
 		s->deadline = now + (uint64_t)e->cfg.response_timeout_s * 1000u;
 		list_push_back(&l->inflight, s);
-		if (!uv_is_active((uv_handle_t *)&l->rtimer))
+		if (!uv_is_active((uv_handle_t *)&l->rtimer) ||
+		    uv_timer_get_due_in(&l->rtimer) > s->deadline - now)
 			uv_timer_start(&l->rtimer, on_resp_timer, s->deadline - now, 0);
 		e->tps_count++;
 		eng_log(ENG_LOG_DEBUG, LOG_SUB, "submit", "session=%d link=%s seq=%u", l->session,

@@ -7,25 +7,25 @@
 # (R11, 50 MO/s). Faults through --control: `drop` (every link closed: the
 # engine reconnects and the traffic goes on), `throttle 1.5` (submit_sm answered
 # ESME_RTHROTTLED: the engine retries), `stall 5` (submit_sm unanswered longer
-# than response_timeout_s = 3: the engine times out and answers the MO 0x64).
+# than response_timeout_s = 3: the engine logs them slow and keeps waiting —
+# the SMSC answers them when the stall ends — instead of answering the MO
+# 0x64 and relaying its redelivery a second time).
 # Proven:
 #   (a) dialogs_completed = 40 = the active dialogs of the pairs in the
 #       database, and every pair's dialog is active;
 #   (b) after `drop` the links come back and MOs are acknowledged again;
 #   (c) the throttle and the stall were seen by the engine (throttled /
-#       submit_timeout in its log, MOs answered 0x64 during the stall);
+#       submit_slow in its log) and no MO was relayed twice;
 #   (d) every MO the sim logged as answered 0 has exactly one sms_usage row
 #       (joined through the relayed MT's message_id) and was relayed; no usage
 #       row without a relay the SMSC received.
 # Phase 2 (--redeliver): P2P traffic; a stall longer than the engine's
-# response timeout (MOs answered 0x64 are retried by the sim a second later);
-# a stall that keeps relays in flight, then `drop` closes the links under
-# them, `clear` ends the stall; later a throttle. Proven:
-#   (e) MOs were retried and redelivered, and every MO ends answered ESME_ROK
+# response timeout; a stall that keeps relays in flight, then `drop` closes
+# the links under them (the stalled submit_sm die with them), `clear` ends
+# the stall; later a throttle. Proven:
+#   (e) MOs were redelivered or retried, and every MO ends answered ESME_ROK
 #       (no `lost` line, the last response of each MO is 0), and (d) holds for
-#       them too. Reported, not failed: MOs charged twice after a redelivery,
-#       and MOs whose relay reached the SMSC twice (a submit_sm answered after
-#       the engine's timeout, then the retried MO relayed again).
+#       them too: none charged twice after a redelivery, none relayed twice.
 source "$(dirname "$0")/lib.sh"
 new_db
 "$DIALOGCTL" db init >/dev/null
@@ -124,8 +124,7 @@ sys.exit(0 if down and up and acked_after >= 50 else 1)
 PY
 # (c) the engine saw the faults
 grep -q 'event=throttled' "$T_DIR/dialogd.log" || fail "(c) the throttling was not seen by the engine"
-grep -q 'event=submit_timeout' "$T_DIR/dialogd.log" || fail "(c) the stall caused no submit timeout"
-grep -Eq '^resp [0-9]+ 100$' "$T_DIR/events1.log" || fail "(c) no MO answered 0x64 during the stall"
+grep -q 'event=submit_slow' "$T_DIR/dialogd.log" || fail "(c) the stall made no submit slow"
 grep -q 'stall_released' "$T_DIR/sim1.err" || fail "(c) the stall did not end"
 
 # the SMSC's message_ids start again at 1 in phase 2: keep phase 1's rows apart
@@ -136,7 +135,7 @@ last1=$(sql "SELECT coalesce(max(id), 0) FROM sms_usage")
 # ---- phase 2: --redeliver; stall + drop under it, clear, throttle
 run_sim 2 --rate 50 --duration 16 --drain 10 --redeliver --seed 7
 sleep 2
-ctl 2 "stall 4.5"   # submit timeouts: MOs answered 0x64, retried a second later
+ctl 2 "stall 4.5"   # slow submits, answered when the stall ends
 sleep 6
 ctl 2 "stall 6"
 sleep 1.5
@@ -146,10 +145,7 @@ ctl 2 clear
 sleep 3
 ctl 2 "throttle 1.5"
 finish_sim 2
-[[ $(report 2 redelivered) -gt 0 ]] || fail "(e) nothing was redelivered"
-[[ $(report 2 retries) -gt 0 ]] || fail "(e) no temporary error was retried"
-grep -Eq '^retry [0-9]+ 100$' "$T_DIR/events2.log" || fail "(e) no retry line"
-grep -Eq '^redeliver [0-9]+$' "$T_DIR/events2.log" || fail "(e) no redeliver line"
+[[ $(( $(report 2 redelivered) + $(report 2 retries) )) -gt 0 ]] || fail "(e) nothing was redelivered or retried"
 grep -q '^lost ' "$T_DIR/events2.log" && fail "(e) MOs lost despite --redeliver: $(grep -c '^lost ' "$T_DIR/events2.log")"
 [[ $(report 2 unanswered) == 0 && $(report 2 lost) == 0 ]] || fail "(e) unanswered=$(report 2 unanswered) lost=$(report 2 lost)"
 
@@ -197,7 +193,8 @@ for ph in (1, 2):
         if not got:
             bad.append(f"phase {ph}: MO m{i} answered 0 but never relayed")
         elif len(keys) > 1 and i in redeliv | retry:
-            dups += 1  # charged again after a redelivery: reported below
+            dups += 1
+            bad.append(f"phase {ph}: MO m{i} charged {len(keys)} times after a redelivery")
         elif len(keys) != 1:
             bad.append(f"phase {ph}: MO m{i} {src}->{dst} answered 0 has {len(keys)} usage rows")
     if ph == 2:
@@ -206,6 +203,8 @@ for ph in (1, 2):
                 bad.append(f"phase 2: MO m{i} did not end answered 0: {resps.get(i)}")
     dup_total += dups
     twice = sum(1 for i in mts if len(mts[i]) > 1)
+    if twice:
+        bad.append(f"phase {ph}: {twice} MO(s) relayed twice")
     st = collections.Counter(s for v in resps.values() for s in v)
     print(f"phase {ph}: mo={len(mo)} acked={len(acked)} statuses={dict(st)} lost={len(lost)} "
           f"redelivered={len(redeliv)} retried={len(retry)} usage_rows={len(usage)} "

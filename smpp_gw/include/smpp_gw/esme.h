@@ -54,7 +54,8 @@ struct smpp_mo {
 
 /* Final outcome of a submit. status is an SMPP command_status (0 = accepted,
  * message_id set), or a negative errno: -ETIMEDOUT (no response within
- * response_timeout_s), -ECONNRESET (link lost while in flight: the SMSC may or
+ * 6 x response_timeout_s: after response_timeout_s a submit is only logged
+ * as slow, because a stalled SMSC may still accept it), -ECONNRESET (link lost while in flight: the SMSC may or
  * may not have it), -ECANCELED (the client is stopping). */
 typedef void (*smpp_submit_cb)(struct smpp_esme *e, void *data, int status,
 			       const char *message_id);
