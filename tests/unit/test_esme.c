@@ -612,14 +612,36 @@ static void test_response_timeout(void **state)
 	uv_update_time(&c->loop);
 	uint64_t t0 = uv_now(&c->loop);
 	assert_int_equal(submit_text(c, "no answer"), 0);
-	RUN_UNTIL(c, c->ncb == 1, 2500);
+	/* past response_timeout_s (1 s) it is only slow: no outcome yet */
+	RUN_FOR(c, 2500);
+	assert_int_equal(c->ncb, 0);
+	/* given up after 6 x response_timeout_s */
+	RUN_UNTIL(c, c->ncb == 1, 5000);
 	assert_int_equal(c->ncb, 1);
 	assert_int_equal(c->status[0], -ETIMEDOUT);
-	assert_true(uv_now(&c->loop) - t0 >= 900);
+	assert_true(uv_now(&c->loop) - t0 >= 5900);
 	/* the late answer is ignored: still one callback */
 	fs_release(&c->fs);
 	RUN_FOR(c, 200);
 	assert_int_equal(c->ncb, 1);
+	ctx_finish(c);
+}
+
+/* A stalled SMSC that answers after response_timeout_s (but before the
+ * give-up) has its answer taken: the submit was accepted, not lost. */
+static void test_slow_response_accepted(void **state)
+{
+	(void)state;
+	struct tctx *c = ctx_new();
+	ctx_start_bound(c, 1);
+	c->fs.hold = 1;
+	assert_int_equal(submit_text(c, "slow"), 0);
+	RUN_FOR(c, 2000);
+	assert_int_equal(c->ncb, 0);
+	fs_release(&c->fs);
+	RUN_UNTIL(c, c->ncb == 1, 2000);
+	assert_int_equal(c->ncb, 1);
+	assert_int_equal(c->status[0], 0);
 	ctx_finish(c);
 }
 
@@ -895,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_throttled_twice_then_accepted),
 		cmocka_unit_test(test_throttle_keeps_order),
 		cmocka_unit_test(test_response_timeout),
+		cmocka_unit_test(test_slow_response_accepted),
 		cmocka_unit_test(test_window_respected),
 		cmocka_unit_test(test_tps_limit),
 		cmocka_unit_test(test_tx_rx_binds),
