@@ -140,6 +140,26 @@ struct eng_relay {
 	struct eng_ack *ack;
 };
 
+/* Decimal of v into buf (at least 21 bytes); per recorded message, so not
+ * through snprintf. */
+static char *i64s(int64_t v, char *buf)
+{
+	char tmp[24];
+	int n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	char *p = buf;
+	if (v < 0)
+		*p++ = '-';
+	while (n)
+		*p++ = tmp[--n];
+	*p = '\0';
+	return buf;
+}
+
 static uint64_t hash64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -353,7 +373,9 @@ static void submitted(struct smpp_esme *e, void *data, int status, const char *m
 		fail_temporary(m, why);
 		return;
 	}
-	snprintf(m->message_id, sizeof m->message_id, "%s", message_id ? message_id : "");
+	size_t ml = message_id ? strnlen(message_id, sizeof m->message_id - 1) : 0;
+	memcpy(m->message_id, message_id ? message_id : "", ml);
+	m->message_id[ml] = '\0';
 	/* The unit is spent: reserved -> used. */
 	if (m->in_dialog && m->free_segments) {
 		struct pair *p = pair_get(&r->pairs, m->src, m->dst, 0);
@@ -457,7 +479,10 @@ static void rate(struct rmsg *m)
 	m->rule = out.rule;
 	if (m->in_dialog)
 		p->reserved += out.free_segments;
-	snprintf(m->key, sizeof m->key, "%s:%" PRIu64, r->boot, ++r->next_key);
+	size_t bl = strlen(r->boot);
+	memcpy(m->key, r->boot, bl);
+	m->key[bl] = ':';
+	i64s((int64_t)++r->next_key, m->key + bl + 1);
 	if (out.amount > 0 && s->prepaid) {
 		struct bill_pgq_job *j = bill_pgq_job_new(hold_done, m);
 		if (!j) {
@@ -775,15 +800,14 @@ void eng__relay_before_batch(struct eng_relay *r)
 	for (struct rmsg *m = b->msgs; m && rc == 0; m = m->next) {
 		char at[40], sub[24], dialog[24], pday[12], segs[12], fr[12], price[24], bday[12];
 		eng_format_instant_us(m->at_us, at);
-		snprintf(sub, sizeof sub, "%" PRId64, m->sub_id);
-		snprintf(dialog, sizeof dialog, "%" PRId64, m->dialog_id);
+		i64s(m->sub_id, sub);
+		i64s(m->dialog_id, dialog);
 		eng_format_day(m->pair_day, pday);
-		snprintf(segs, sizeof segs, "%d", m->segments);
-		snprintf(fr, sizeof fr, "%d", m->free_segments);
-		snprintf(price, sizeof price, "%" PRId64, m->price);
+		i64s(m->segments, segs);
+		i64s(m->free_segments, fr);
+		i64s(m->price, price);
 		eng_format_day(m->bill_day, bday);
-		char dst[24];
-		snprintf(dst, sizeof dst, "%s", m->dst ? m->dst_s : m->sm.dst.addr);
+		const char *dst = m->dst ? m->dst_s : m->sm.dst.addr;
 		rc |= ab_put(&a[0], m->key, 1);
 		rc |= ab_put(&a[1], at, 1);
 		rc |= ab_put(&a[2], m->src_s, 1);
@@ -798,8 +822,8 @@ void eng__relay_before_batch(struct eng_relay *r)
 		rc |= ab_put(&a[11], bday, 1);
 		rc |= ab_put(&a[12], m->message_id, 1);
 		char mk[24], fp[24];
-		snprintf(mk, sizeof mk, "%" PRId64, (int64_t)m->mark);
-		snprintf(fp, sizeof fp, "%" PRId64, (int64_t)m->fp);
+		i64s((int64_t)m->mark, mk);
+		i64s((int64_t)m->fp, fp);
 		rc |= ab_put(&a[13], m->mark ? mk : NULL, 0);
 		rc |= ab_put(&a[14], fp, 0);
 	}
