@@ -127,6 +127,7 @@ struct esme_link {
 	uint64_t confirmed_ord;
 	uint64_t confirm_covers;
 	uint32_t confirm_seq;  /* that enquire_link's sequence; 0 = none out */
+	uint64_t unbind_covers; /* responses written before our unbind */
 	size_t ndseq, capdseq, useddseq;
 };
 
@@ -855,8 +856,9 @@ static void handle_pdu(struct esme_link *l, const uint8_t *pdu, const struct smp
 		if (l->state == LS_UNBINDING) {
 			eng_log(ENG_LOG_INFO, LOG_SUB, "unbound", "session=%d link=%s seq=%u", l->session,
 				lkname(l), h->seq);
-			/* The SMSC answered our unbind: it read every response before. */
-			confirm_upto(l, l->resp_ord);
+			/* The SMSC answered our unbind: it read every response written
+			 * before the unbind (not those after: link_down reports them). */
+			confirm_upto(l, l->unbind_covers);
 			link_down(l, "unbound", false);
 		}
 		return;
@@ -1062,6 +1064,7 @@ static void stop_progress(struct smpp_esme *e)
 		case LS_BOUND:
 			if (e->drain_expired || (l->inflight.n == 0 && l->ndseq == 0)) {
 				l->unbind_seq = link_next_seq(l);
+				l->unbind_covers = l->resp_ord;
 				l->state = LS_UNBINDING;
 				eng_log(ENG_LOG_INFO, LOG_SUB, "unbind", "session=%d link=%s seq=%u",
 					l->session, lkname(l), l->unbind_seq);

@@ -22,7 +22,8 @@
 
 #define FS_MAXCLI 8
 #define FS_MAXHELD 64
-#define FS_MAXREC 64
+#define FS_MAXREC 128
+#define FS_MAXENQ 8
 
 struct fs;
 
@@ -35,6 +36,10 @@ struct fcli {
 	int nheld;
 	int outstanding;             /* received submit_sm minus answered */
 	int closing;
+	uint32_t held_enq[FS_MAXENQ]; /* enquire_link seqs not answered (hold_enq) */
+	int nheld_enq;
+	uint32_t held_unbind;        /* unbind seq not answered (hold_unbind) */
+	int has_held_unbind;
 };
 
 struct rec {
@@ -51,6 +56,8 @@ struct fs {
 	int hold;              /* do not answer submit_sm */
 	int throttle_n;        /* answer this many submit_sm ESME_RTHROTTLED */
 	int mute;              /* read and drop everything, answer nothing */
+	int hold_enq;          /* do not answer enquire_link */
+	int hold_unbind;       /* do not answer unbind */
 	/* observations */
 	int bind_attempts;
 	int binds_ok;
@@ -62,7 +69,8 @@ struct fs {
 	int enq_from_client;
 	int unbinds;
 	int eofs;
-	struct rec recs[FS_MAXREC]; /* responses received from the client */
+	struct rec recs[FS_MAXREC]; /* responses (and enquire_link, unbind) received
+				       from the client, in arrival order */
 	int nrecs;
 	int msgid;
 };
@@ -140,6 +148,22 @@ static const struct rec *fs_find(const struct fs *s, uint32_t id, uint32_t seq)
 	return NULL;
 }
 
+/* Arrival position of the first recorded PDU with this command_id, or -1. */
+static int fs_index_id(const struct fs *s, uint32_t id)
+{
+	for (int i = 0; i < s->nrecs; i++)
+		if (s->recs[i].id == id)
+			return i;
+	return -1;
+}
+
+/* Arrival position of a recorded PDU, or -1. */
+static int fs_index(const struct fs *s, uint32_t id, uint32_t seq)
+{
+	const struct rec *r = fs_find(s, id, seq);
+	return r ? (int)(r - s->recs) : -1;
+}
+
 static void fs_pdu(struct fcli *c, const uint8_t *pdu, const struct smpp_hdr *h)
 {
 	struct fs *s = c->s;
@@ -188,11 +212,23 @@ static void fs_pdu(struct fcli *c, const uint8_t *pdu, const struct smpp_hdr *h)
 	}
 	case SMPP_ENQUIRE_LINK:
 		s->enq_from_client++;
-		fs_send_hdr(c, SMPP_ENQUIRE_LINK_RESP, 0, h->seq);
+		fs_record(s, h);
+		if (s->hold_enq) {
+			assert_true(c->nheld_enq < FS_MAXENQ);
+			c->held_enq[c->nheld_enq++] = h->seq;
+		} else {
+			fs_send_hdr(c, SMPP_ENQUIRE_LINK_RESP, 0, h->seq);
+		}
 		break;
 	case SMPP_UNBIND:
 		s->unbinds++;
-		fs_send_hdr(c, SMPP_UNBIND_RESP, 0, h->seq);
+		fs_record(s, h);
+		if (s->hold_unbind) {
+			c->held_unbind = h->seq;
+			c->has_held_unbind = 1;
+		} else {
+			fs_send_hdr(c, SMPP_UNBIND_RESP, 0, h->seq);
+		}
 		break;
 	default:
 		fs_record(s, h);
@@ -338,6 +374,14 @@ struct tctx {
 	int dsession[8];
 	int done;
 	int done_pending_cbs; /* callbacks seen when done ran */
+	/* on_confirmed (set only when with_confirmed) */
+	int with_confirmed;
+	int nconf;
+	struct {
+		int link;
+		uint64_t upto;
+		int lost;
+	} conf[16];
 };
 
 static void on_tick(uv_timer_t *t)
@@ -392,6 +436,17 @@ static void cb_submit(struct smpp_esme *e, void *data, int status, const char *m
 	c->ncb++;
 }
 
+static void cb_confirmed(struct smpp_esme *e, int link, uint64_t upto, int lost, void *data)
+{
+	(void)e;
+	struct tctx *c = data;
+	assert_true(c->nconf < 16);
+	c->conf[c->nconf].link = link;
+	c->conf[c->nconf].upto = upto;
+	c->conf[c->nconf].lost = lost;
+	c->nconf++;
+}
+
 static void cb_done(struct smpp_esme *e, void *data)
 {
 	(void)e;
@@ -427,6 +482,8 @@ static struct tctx *ctx_new(void)
 static void ctx_start(struct tctx *c)
 {
 	struct smpp_esme_callbacks cbs = {.data = c, .on_deliver = cb_deliver, .on_bound = cb_bound};
+	if (c->with_confirmed)
+		cbs.on_confirmed = cb_confirmed;
 	c->e = smpp_esme_start(&c->loop, &c->cfg, &cbs);
 	assert_non_null(c->e);
 }
@@ -905,6 +962,326 @@ static void test_stop_while_unbound(void **state)
 	ctx_finish(c);
 }
 
+/* ---- confirmation of deliver_sm_resp (on_confirmed; engine/src/ack.c, R16) ---- */
+
+/* A client for the confirmation tests: no periodic enquire_link in the way. */
+static struct tctx *conf_ctx(void)
+{
+	struct tctx *c = ctx_new();
+	c->cfg.enquire_link_s = 30;
+	c->with_confirmed = 1;
+	return c;
+}
+
+static void answer_held_enq(struct fcli *fc)
+{
+	for (int i = 0; i < fc->nheld_enq; i++)
+		fs_send_hdr(fc, SMPP_ENQUIRE_LINK_RESP, 0, fc->held_enq[i]);
+	fc->nheld_enq = 0;
+}
+
+static void test_no_confirm_enquire_without_callback(void **state)
+{
+	(void)state;
+	struct tctx *c = ctx_new();
+	c->cfg.enquire_link_s = 30;
+	ctx_start_bound(c, 1);
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 5, "79001234567", "plain");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	assert_int_equal(smpp_esme_respond(c->e, c->token[0], 0), 0);
+	RUN_UNTIL(c, fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 5), 1000);
+	RUN_FOR(c, 200);
+	assert_non_null(fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 5));
+	assert_int_equal(c->fs.enq_from_client, 0);
+	ctx_finish(c);
+}
+
+/* R16: the enquire_link_resp after the deliver_sm_resp proves the SMSC read
+ * them: on_confirmed(link, upto = last ordinal, lost = 0), once it is back. */
+static void test_R16_confirm_after_enquire_link_resp(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	ctx_start_bound(c, 1);
+	c->fs.hold_enq = 1;
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 10, "79001234567", "one");
+	fs_deliver(fc, 11, "79001234567", "two");
+	RUN_UNTIL(c, c->ndeliver == 2, 1000);
+	assert_int_equal(c->ndeliver, 2);
+	RUN_FOR(c, 50);
+	assert_int_equal(c->fs.enq_from_client, 0); /* nothing to confirm yet */
+	assert_int_equal(smpp_esme_token_link(c->token[0]), 0);
+
+	uint64_t o1 = 0, o2 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o1), 0);
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[1], SMPP_ESME_ROK, &o2), 0);
+	assert_true(o1 >= 1);
+	assert_int_equal(o2, o1 + 1);
+	/* already answered: no ordinal, no second response */
+	uint64_t o_bad = 777;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[1], SMPP_ESME_ROK, &o_bad), -EINVAL);
+	assert_int_equal(o_bad, 777);
+
+	/* one enquire_link for the batch, written after both responses */
+	RUN_UNTIL(c, fc->nheld_enq == 1, 1000);
+	RUN_FOR(c, 100);
+	assert_int_equal(fc->nheld_enq, 1);
+	assert_int_equal(c->fs.enq_from_client, 1);
+	int i10 = fs_index(&c->fs, SMPP_DELIVER_SM_RESP, 10);
+	int i11 = fs_index(&c->fs, SMPP_DELIVER_SM_RESP, 11);
+	int ie = fs_index(&c->fs, SMPP_ENQUIRE_LINK, fc->held_enq[0]);
+	assert_true(i10 >= 0 && i11 > i10 && ie > i11);
+	/* not confirmed while the SMSC has not answered */
+	assert_int_equal(c->nconf, 0);
+
+	/* a response written while that enquire_link is out is not covered
+	 * by it, and no second enquire_link goes out meanwhile */
+	fs_deliver(fc, 12, "79001234567", "three");
+	RUN_UNTIL(c, c->ndeliver == 3, 1000);
+	uint64_t o3 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[2], SMPP_ESME_ROK, &o3), 0);
+	assert_int_equal(o3, o2 + 1);
+	RUN_UNTIL(c, fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 12), 1000);
+	RUN_FOR(c, 100);
+	assert_int_equal(c->fs.enq_from_client, 1);
+
+	answer_held_enq(fc);
+	RUN_UNTIL(c, c->nconf == 1, 1000);
+	assert_int_equal(c->nconf, 1);
+	assert_int_equal(c->conf[0].link, 0);
+	assert_int_equal(c->conf[0].upto, o2);
+	assert_int_equal(c->conf[0].lost, 0);
+
+	/* then one for the rest; an enquire_link_resp with another sequence
+	 * number confirms nothing */
+	RUN_UNTIL(c, fc->nheld_enq == 1, 1000);
+	assert_int_equal(fc->nheld_enq, 1);
+	assert_int_equal(c->fs.enq_from_client, 2);
+	fs_send_hdr(fc, SMPP_ENQUIRE_LINK_RESP, 0, fc->held_enq[0] + 1000);
+	RUN_FOR(c, 100);
+	assert_int_equal(c->nconf, 1);
+	c->fs.hold_enq = 0;
+	answer_held_enq(fc);
+	RUN_UNTIL(c, c->nconf == 2, 1000);
+	assert_int_equal(c->nconf, 2);
+	assert_int_equal(c->conf[1].upto, o3);
+	assert_int_equal(c->conf[1].lost, 0);
+	/* everything confirmed: no more enquire_link */
+	int enq = c->fs.enq_from_client;
+	RUN_FOR(c, 200);
+	assert_int_equal(c->fs.enq_from_client, enq);
+	assert_int_equal(c->nconf, 2);
+	ctx_finish(c);
+}
+
+/* R16: the SMSC closes the link before answering the enquire_link: the
+ * responses after the last confirmed one may be unread (lost = 1). */
+static void test_R16_lost_when_closed_unanswered(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	ctx_start_bound(c, 1);
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 20, "79001234567", "read");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	uint64_t o1 = 0, o2 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o1), 0);
+	RUN_UNTIL(c, c->nconf == 1, 1000);
+	assert_int_equal(c->nconf, 1);
+	assert_int_equal(c->conf[0].upto, o1);
+	assert_int_equal(c->conf[0].lost, 0);
+
+	c->fs.hold_enq = 1;
+	fs_deliver(fc, 21, "79001234567", "maybe unread");
+	RUN_UNTIL(c, c->ndeliver == 2, 1000);
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[1], SMPP_ESME_ROK, &o2), 0);
+	assert_true(o2 > o1);
+	RUN_UNTIL(c, fc->nheld_enq == 1, 1000);
+	assert_int_equal(fc->nheld_enq, 1);
+	assert_int_equal(c->nconf, 1);
+
+	fs_drop_all(&c->fs);
+	RUN_UNTIL(c, c->nconf == 2, 1000);
+	assert_int_equal(c->nconf, 2);
+	assert_int_equal(c->conf[1].link, 0);
+	assert_int_equal(c->conf[1].lost, 1);
+	assert_int_equal(c->conf[1].upto, o1);
+	assert_true(c->conf[1].upto < o2);
+	/* reported once; the rebind brings nothing more */
+	c->fs.hold_enq = 0;
+	RUN_UNTIL(c, c->fs.binds_ok == 2 && c->bound == 1, 3000);
+	assert_int_equal(c->fs.binds_ok, 2);
+	RUN_FOR(c, 100);
+	assert_int_equal(c->nconf, 2);
+	ctx_finish(c);
+}
+
+/* Nothing read yet when the link goes: upto is 0. */
+static void test_R16_lost_before_any_confirm(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	ctx_start_bound(c, 1);
+	c->fs.hold_enq = 1;
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 25, "79001234567", "first");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	uint64_t o1 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o1), 0);
+	RUN_UNTIL(c, fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 25), 1000);
+	assert_non_null(fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 25));
+	fs_drop_all(&c->fs);
+	RUN_UNTIL(c, c->nconf == 1, 1000);
+	assert_int_equal(c->nconf, 1);
+	assert_int_equal(c->conf[0].lost, 1);
+	assert_int_equal(c->conf[0].upto, 0);
+	assert_true(c->conf[0].upto < o1);
+	c->fs.hold_enq = 0;
+	ctx_finish(c);
+}
+
+/* The unbind_resp of a graceful stop proves every response before the
+ * unbind was read. */
+static void test_R16_unbind_resp_confirms_all(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	ctx_start_bound(c, 1);
+	c->fs.hold_enq = 1;
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 30, "79001234567", "a");
+	fs_deliver(fc, 31, "79001234567", "b");
+	RUN_UNTIL(c, c->ndeliver == 2, 1000);
+	uint64_t o1 = 0, o2 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o1), 0);
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[1], SMPP_ESME_ROK, &o2), 0);
+	RUN_UNTIL(c, fc->nheld_enq == 1, 1000);
+	assert_int_equal(fc->nheld_enq, 1); /* never answered */
+	assert_int_equal(c->nconf, 0);
+	smpp_esme_stop(c->e, cb_done, c);
+	RUN_UNTIL(c, c->done, 3000);
+	assert_int_equal(c->done, 1);
+	assert_int_equal(c->fs.unbinds, 1);
+	int iu = fs_index_id(&c->fs, SMPP_UNBIND);
+	assert_true(iu >= 0);
+	assert_true(fs_index(&c->fs, SMPP_DELIVER_SM_RESP, 31) < iu);
+	assert_int_equal(c->nconf, 1);
+	assert_int_equal(c->conf[0].link, 0);
+	assert_int_equal(c->conf[0].upto, o2);
+	assert_int_equal(c->conf[0].lost, 0);
+	smpp_esme_free(c->e);
+	c->e = NULL;
+	ctx_finish(c);
+}
+
+/* Ordinals are per link and keep growing over reconnects; a drop with
+ * everything confirmed reports nothing. */
+static void test_R16_ordinals_grow_across_reconnect(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	ctx_start_bound(c, 1);
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 40, "79001234567", "before");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	uint64_t o1 = 0, o2 = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o1), 0);
+	RUN_UNTIL(c, c->nconf == 1, 1000);
+	assert_int_equal(c->conf[0].upto, o1);
+	fs_drop_all(&c->fs);
+	RUN_UNTIL(c, c->fs.binds_ok == 2 && c->bound == 1, 3000);
+	assert_int_equal(c->fs.binds_ok, 2);
+	assert_int_equal(c->nconf, 1); /* nothing was unconfirmed */
+
+	fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	assert_non_null(fc);
+	fs_deliver(fc, 40, "79001234567", "after"); /* the same sequence number */
+	RUN_UNTIL(c, c->ndeliver == 2, 1000);
+	assert_int_equal(c->ndeliver, 2);
+	assert_true(c->token[1] != c->token[0]);
+	assert_int_equal(smpp_esme_token_link(c->token[1]), 0);
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[1], SMPP_ESME_ROK, &o2), 0);
+	assert_int_equal(o2, o1 + 1);
+	RUN_UNTIL(c, c->nconf == 2, 1000);
+	assert_int_equal(c->nconf, 2);
+	assert_int_equal(c->conf[1].link, 0);
+	assert_int_equal(c->conf[1].upto, o2);
+	assert_int_equal(c->conf[1].lost, 0);
+	ctx_finish(c);
+}
+
+/* tx_rx: MOs come on the receiver link; the token and on_confirmed name the
+ * same link index. */
+static void test_R16_confirm_names_rx_link(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	c->cfg.tx_rx = 1;
+	ctx_start_bound(c, 1);
+	RUN_UNTIL(c, c->fs.binds_ok == 2, 1000);
+	struct fcli *rx = fs_client(&c->fs, SMPP_BIND_RECEIVER);
+	assert_non_null(rx);
+	fs_deliver(rx, 50, "79001234567", "on rx");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	assert_int_equal(c->ndeliver, 1);
+	assert_int_equal(smpp_esme_token_link(c->token[0]), 1);
+	uint64_t o = 0;
+	assert_int_equal(smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o), 0);
+	assert_int_equal(o, 1);
+	RUN_UNTIL(c, c->nconf == 1, 1000);
+	assert_int_equal(c->nconf, 1);
+	assert_int_equal(c->conf[0].link, 1);
+	assert_int_equal(c->conf[0].upto, o);
+	assert_int_equal(c->conf[0].lost, 0);
+	ctx_finish(c);
+}
+
+/* A response written after the unbind (the stop's drain expired while an
+ * MO was still unanswered) is not covered by the unbind_resp: the SMSC
+ * answered the unbind before it read that response. */
+static void test_R16_response_after_unbind_not_confirmed(void **state)
+{
+	(void)state;
+	struct tctx *c = conf_ctx();
+	c->cfg.response_timeout_s = 1; /* the stop's drain limit */
+	ctx_start_bound(c, 1);
+	struct fcli *fc = fs_client(&c->fs, SMPP_BIND_TRANSCEIVER);
+	fs_deliver(fc, 60, "79001234567", "slow commit");
+	RUN_UNTIL(c, c->ndeliver == 1, 1000);
+	c->fs.hold_unbind = 1;
+	smpp_esme_stop(c->e, cb_done, c);
+	RUN_UNTIL(c, fc->has_held_unbind, 3000);
+	assert_int_equal(fc->has_held_unbind, 1);
+	uint32_t unbind_seq = fc->held_unbind;
+	/* the commit finishes now: the answer goes out after the unbind */
+	uint64_t o = 0;
+	int rc = smpp_esme_respond_ord(c->e, c->token[0], SMPP_ESME_ROK, &o);
+	assert_true(rc == 0 || rc == -ENOTCONN);
+	if (rc == 0) {
+		RUN_UNTIL(c, fs_find(&c->fs, SMPP_DELIVER_SM_RESP, 60), 1000);
+		assert_true(fs_index(&c->fs, SMPP_DELIVER_SM_RESP, 60) >
+			    fs_index(&c->fs, SMPP_UNBIND, unbind_seq));
+	}
+	fs_send_hdr(fc, SMPP_UNBIND_RESP, 0, unbind_seq); /* fc goes away after this */
+	RUN_UNTIL(c, c->done, 3000);
+	assert_int_equal(c->done, 1);
+	if (rc == 0) {
+		int reported_lost = 0;
+		for (int i = 0; i < c->nconf; i++) {
+			/* never claimed read */
+			assert_false(c->conf[i].lost == 0 && c->conf[i].upto >= o);
+			if (c->conf[i].lost && c->conf[i].upto < o)
+				reported_lost = 1;
+		}
+		assert_true(reported_lost);
+	}
+	smpp_esme_free(c->e);
+	c->e = NULL;
+	ctx_finish(c);
+}
+
 int main(void)
 {
 	eng_log_set_level(getenv("ESME_TEST_DEBUG") ? ENG_LOG_DEBUG : ENG_LOG_ERROR);
@@ -928,6 +1305,14 @@ int main(void)
 		cmocka_unit_test(test_smsc_unbind_answered),
 		cmocka_unit_test(test_stop_graceful),
 		cmocka_unit_test(test_stop_while_unbound),
+		cmocka_unit_test(test_no_confirm_enquire_without_callback),
+		cmocka_unit_test(test_R16_confirm_after_enquire_link_resp),
+		cmocka_unit_test(test_R16_lost_when_closed_unanswered),
+		cmocka_unit_test(test_R16_lost_before_any_confirm),
+		cmocka_unit_test(test_R16_unbind_resp_confirms_all),
+		cmocka_unit_test(test_R16_ordinals_grow_across_reconnect),
+		cmocka_unit_test(test_R16_confirm_names_rx_link),
+		cmocka_unit_test(test_R16_response_after_unbind_not_confirmed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
