@@ -75,22 +75,60 @@ WITH b AS (
 SELECT count(*)::integer FROM ins
 $$;
 
--- The suspects of a new run: rows committed above the previous run's
--- watermark, inside the redelivery window.
-CREATE FUNCTION dlg_ack_suspects(p_since timestamptz)
-RETURNS TABLE (fp bigint, at timestamptz)
-LANGUAGE sql STABLE AS $$
-    SELECT u.mo_fp, u.at FROM sms_usage u, engine_ack e
-     WHERE u.ack_mark > e.confirmed_mark AND u.at >= p_since AND u.mo_fp IS NOT NULL
-    UNION ALL
-    SELECT m.mo_fp, m.received_at FROM mo_inbound m, engine_ack e
-     WHERE m.ack_mark > e.confirmed_mark AND m.received_at >= p_since AND m.mo_fp IS NOT NULL
+-- Suspects: committed MOs whose answer the SMSC may not have read, watched
+-- until expires_at for their redelivery. dialogd stores the ones a lost link
+-- leaves; at start-up dlg_ack_begin adds the rows a dead run left above its
+-- watermark. Few rows: no index.
+CREATE TABLE ack_suspect (
+    fp         bigint NOT NULL,
+    expires_at timestamptz NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
+-- A new run: the rows above the last watermark inside the window become
+-- stored suspects, expired suspects go, the run number moves on and the
+-- watermark starts at the new run's base (run << 32). Returns the run.
+CREATE FUNCTION dlg_ack_begin(p_now timestamptz, p_window_s integer)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    w bigint;
+    r bigint;
+    win interval := make_interval(secs => p_window_s);
+BEGIN
+    SELECT confirmed_mark, run + 1 INTO w, r FROM engine_ack WHERE id = 1 FOR UPDATE;
+    IF p_window_s > 0 THEN
+        INSERT INTO ack_suspect (fp, expires_at, created_at)
+        SELECT u.mo_fp, u.at + win, p_now FROM sms_usage u
+         WHERE u.ack_mark > w AND u.at >= p_now - win AND u.mo_fp IS NOT NULL
+        UNION ALL
+        SELECT m.mo_fp, m.received_at + win, p_now FROM mo_inbound m
+         WHERE m.ack_mark > w AND m.received_at >= p_now - win AND m.mo_fp IS NOT NULL;
+    END IF;
+    DELETE FROM ack_suspect WHERE expires_at <= p_now OR p_window_s = 0;
+    UPDATE engine_ack SET run = r, confirmed_mark = r << 32, updated_at = p_now WHERE id = 1;
+    RETURN r;
+END;
+$$;
+
+-- Forget one stored suspect per fingerprint (its redelivery was answered
+-- and the answer read), and every expired one.
+CREATE FUNCTION dlg_ack_forget(p_fp bigint[], p_now timestamptz)
+RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM ack_suspect WHERE expires_at <= p_now;
+    DELETE FROM ack_suspect s
+     WHERE s.ctid IN (SELECT DISTINCT ON (x.fp) a.ctid
+                        FROM unnest(p_fp) x(fp) JOIN ack_suspect a ON a.fp = x.fp
+                       ORDER BY x.fp, a.expires_at);
 $$;
 
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dialog_engine') THEN
         EXECUTE format('GRANT SELECT, UPDATE ON %I.engine_ack TO dialog_engine', current_schema());
+        EXECUTE format('GRANT SELECT, INSERT, DELETE ON %I.ack_suspect TO dialog_engine',
+                       current_schema());
         EXECUTE format('GRANT SELECT ON %I.engine_ack TO dialog_support, dialog_billing',
                        current_schema());
     END IF;

@@ -16,11 +16,14 @@
  *             that could not be written, become suspects: their fingerprint
  *             (src, dst, data_coding, esm_class, payload) is kept for the
  *             redelivery window, and an MO arriving with that fingerprint is
- *             answered ESME_ROK without a second effect;
+ *             answered ESME_ROK without a second effect. Suspects are stored
+ *             (table ack_suspect, with the next batch) and only then settle
+ *             their mark, so they survive a crash without holding the
+ *             watermark back;
  *   watermark every committed MO with a mark at or below it is settled
- *             (confirmed, or needed no watching). dialogd stores it in
- *             engine_ack; after a crash the rows above the previous run's
- *             watermark are the suspects of the new run.
+ *             (confirmed, stored as a suspect, or needed no watching).
+ *             dialogd stores it in engine_ack; at start-up the rows above the
+ *             previous run's watermark join ack_suspect (dlg_ack_begin).
  *
  * The price: an identical message (same sender, peer and text) sent again
  * inside the window right after a link loss or crash is taken for the
@@ -36,6 +39,10 @@
 #include "smpp_gw/pdu.h"
 
 #define NBUCKETS 4096u
+/* On a mark handed out by eng__ack_match: when this answer settles (read by
+ * the SMSC, or itself stored as a suspect), forget the stored suspect it
+ * answered — not before, or a crash in between would lose both. */
+#define FORGET_BIT (1ULL << 63)
 
 struct lent {
 	uint64_t ord, mark, fp;
@@ -48,19 +55,21 @@ struct lfifo {
 
 struct suspect {
 	struct suspect *next;
-	uint64_t fp, mark;
+	uint64_t fp;
 	int64_t expires_us;
 };
 
 struct eng_ack {
 	uint32_t run;
-	uint64_t prev_mark;
 	int64_t window_us;
 	/* open marks: counts of MOs not yet settled, marks head_k .. last_k */
 	int32_t *cnt;
 	size_t cap, head, n;
 	uint64_t head_k, last_k;
-	uint64_t previous; /* suspects of an earlier run still open */
+	struct eng_ack_suspect *add; /* new suspects to store */
+	size_t nadd, capadd;
+	uint64_t *forget;           /* matched suspects to forget */
+	size_t nforget, capforget;
 	struct lfifo *links;
 	int nlinks;
 	struct suspect *buckets[NBUCKETS];
@@ -68,13 +77,12 @@ struct eng_ack {
 	uint64_t matched;
 };
 
-struct eng_ack *eng__ack_new(uint32_t run, uint64_t prev_mark)
+struct eng_ack *eng__ack_new(uint32_t run)
 {
 	struct eng_ack *a = calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
 	a->run = run;
-	a->prev_mark = prev_mark;
 	a->head_k = 1;
 	a->window_us = 300LL * 1000000;
 	return a;
@@ -96,6 +104,8 @@ void eng__ack_free(struct eng_ack *a)
 		free(a->links[i].e);
 	free(a->links);
 	free(a->cnt);
+	free(a->add);
+	free(a->forget);
 	free(a);
 }
 
@@ -143,15 +153,24 @@ uint64_t eng__ack_mark(struct eng_ack *a, int n)
 	return ((uint64_t)a->run << 32) | a->last_k;
 }
 
+static void forget_push(struct eng_ack *a, uint64_t fp)
+{
+	if (a->nforget == a->capforget) {
+		size_t cap = a->capforget ? a->capforget * 2 : 64;
+		uint64_t *n = realloc(a->forget, cap * sizeof *n);
+		if (!n)
+			return; /* the row stays: one extra suspect after a restart */
+		a->forget = n;
+		a->capforget = cap;
+	}
+	a->forget[a->nforget++] = fp;
+}
+
 void eng__ack_done(struct eng_ack *a, uint64_t mark)
 {
+	mark &= ~FORGET_BIT;
 	if (mark == 0)
 		return;
-	if (mark == ENG_ACK_PREVIOUS) {
-		if (a->previous)
-			a->previous--;
-		return;
-	}
 	uint64_t k = mark & 0xFFFFFFFFu;
 	if ((mark >> 32) != a->run || k < a->head_k || k > a->last_k)
 		return;
@@ -178,20 +197,47 @@ static struct lfifo *link_fifo(struct eng_ack *a, int link)
 	return &a->links[link];
 }
 
-static void suspect_add(struct eng_ack *a, uint64_t mark, uint64_t fp, int64_t expires_us)
+static int suspect_insert(struct eng_ack *a, uint64_t fp, int64_t expires_us)
 {
-	struct suspect *s = a->window_us > 0 ? malloc(sizeof *s) : NULL;
-	if (!s) {
-		eng__ack_done(a, mark);
-		return;
-	}
+	struct suspect *s = malloc(sizeof *s);
+	if (!s)
+		return -1;
 	s->fp = fp;
-	s->mark = mark;
 	s->expires_us = expires_us;
 	unsigned b = (unsigned)(fp % NBUCKETS);
 	s->next = a->buckets[b];
 	a->buckets[b] = s;
 	a->nsuspects++;
+	return 0;
+}
+
+/* A committed MO of `mark` the SMSC may deliver again: watch for it, and
+ * store it; its mark settles when the store commits. */
+static void suspect_add(struct eng_ack *a, uint64_t mark, uint64_t fp, int64_t expires_us)
+{
+	/* the answer to a redelivery lost again: the new suspect row replaces
+	 * the old one (forgotten in the same change set, once queued) */
+	int replace = (mark & FORGET_BIT) != 0;
+	mark &= ~FORGET_BIT;
+	if (a->window_us <= 0) {
+		if (replace)
+			forget_push(a, fp);
+		eng__ack_done(a, mark);
+		return;
+	}
+	suspect_insert(a, fp, expires_us); /* out of memory: stored all the same */
+	if (a->nadd == a->capadd) {
+		size_t cap = a->capadd ? a->capadd * 2 : 64;
+		struct eng_ack_suspect *n = realloc(a->add, cap * sizeof *n);
+		if (!n)
+			return; /* cannot store it: its mark holds the watermark for
+				 * the rest of the run, and the old row stays */
+		a->add = n;
+		a->capadd = cap;
+	}
+	a->add[a->nadd++] = (struct eng_ack_suspect){mark, fp, expires_us};
+	if (replace)
+		forget_push(a, fp);
 }
 
 void eng__ack_sent(struct eng_ack *a, uint64_t mark, uint64_t fp, int link, uint64_t ord)
@@ -238,6 +284,8 @@ void eng__ack_confirmed(struct eng_ack *a, int link, uint64_t upto, int lost, in
 				break;
 			suspect_add(a, e->mark, e->fp, now_us + a->window_us);
 		} else {
+			if (e->mark & FORGET_BIT)
+				forget_push(a, e->fp);
 			eng__ack_done(a, e->mark);
 		}
 		l->head = (l->head + 1) % l->cap;
@@ -255,21 +303,72 @@ int eng__ack_match(struct eng_ack *a, uint64_t fp, uint64_t *mark)
 			continue;
 		struct suspect *s = *pp;
 		*pp = s->next;
-		*mark = s->mark;
 		free(s);
 		a->nsuspects--;
 		a->matched++;
+		/* the new answer is watched like any other; the stored row is
+		 * forgotten once it settles */
+		uint64_t m = eng__ack_mark(a, 1);
+		*mark = m ? m | FORGET_BIT : 0;
 		return 1;
 	}
 	return 0;
 }
 
-void eng__ack_add_previous(struct eng_ack *a, uint64_t fp, int64_t expires_us)
+void eng__ack_add_stored(struct eng_ack *a, uint64_t fp, int64_t expires_us)
 {
-	if (a->window_us <= 0)
+	if (a->window_us > 0)
+		suspect_insert(a, fp, expires_us);
+}
+
+void eng__ack_take_changes(struct eng_ack *a, struct eng_ack_suspect **add, size_t *nadd,
+			   uint64_t **forget, size_t *nforget)
+{
+	*add = a->add;
+	*nadd = a->nadd;
+	*forget = a->forget;
+	*nforget = a->nforget;
+	a->add = NULL;
+	a->nadd = a->capadd = 0;
+	a->forget = NULL;
+	a->nforget = a->capforget = 0;
+}
+
+void eng__ack_stored(struct eng_ack *a, struct eng_ack_suspect *add, size_t nadd,
+		     uint64_t *forget, size_t nforget, int ok)
+{
+	if (ok) {
+		for (size_t i = 0; i < nadd; i++)
+			eng__ack_done(a, add[i].mark);
+		free(add);
+		free(forget);
 		return;
-	a->previous++;
-	suspect_add(a, ENG_ACK_PREVIOUS, fp, expires_us);
+	}
+	/* keep them for the next try (with what came since) */
+	for (size_t i = 0; i < nadd; i++) {
+		if (a->nadd == a->capadd) {
+			size_t cap = a->capadd ? a->capadd * 2 : 64;
+			struct eng_ack_suspect *n = realloc(a->add, cap * sizeof *n);
+			if (!n)
+				break;
+			a->add = n;
+			a->capadd = cap;
+		}
+		a->add[a->nadd++] = add[i];
+	}
+	for (size_t i = 0; i < nforget; i++) {
+		if (a->nforget == a->capforget) {
+			size_t cap = a->capforget ? a->capforget * 2 : 64;
+			uint64_t *n = realloc(a->forget, cap * sizeof *n);
+			if (!n)
+				break;
+			a->forget = n;
+			a->capforget = cap;
+		}
+		a->forget[a->nforget++] = forget[i];
+	}
+	free(add);
+	free(forget);
 }
 
 void eng__ack_expire(struct eng_ack *a, int64_t now_us)
@@ -286,7 +385,6 @@ void eng__ack_expire(struct eng_ack *a, int64_t now_us)
 			}
 			*pp = s->next;
 			a->nsuspects--;
-			eng__ack_done(a, s->mark);
 			free(s);
 		}
 	}
@@ -294,8 +392,6 @@ void eng__ack_expire(struct eng_ack *a, int64_t now_us)
 
 uint64_t eng__ack_watermark(const struct eng_ack *a)
 {
-	if (a->previous)
-		return a->prev_mark;
 	uint64_t k = a->n ? a->head_k - 1 : a->last_k;
 	return ((uint64_t)a->run << 32) | k;
 }

@@ -703,12 +703,30 @@ static void on_db_state(void *data, int up)
 static void ack_save(struct eng_daemon *d);
 static void db_closed(void *data);
 
+struct ack_save_ctx {
+	struct eng_daemon *d;
+	struct eng_ack_suspect *add;
+	uint64_t *forget;
+	size_t nadd, nforget;
+	uint64_t w;
+};
+
 static void ack_saved_cb(void *data, int status, PGresult *const *r, int n)
 {
-	struct eng_daemon *d = data;
+	struct ack_save_ctx *c = data;
+	struct eng_daemon *d = c->d;
+	(void)r;
+	(void)n;
 	d->ack_saving = 0;
-	if (status == 0 && n == 1 && PQntuples(r[0]) == 1)
-		d->ack_saved = (uint64_t)strtoll(PQgetvalue(r[0], 0, 0), NULL, 10);
+	if (d->ack)
+		eng__ack_stored(d->ack, c->add, c->nadd, c->forget, c->nforget, status == 0);
+	else {
+		free(c->add);
+		free(c->forget);
+	}
+	if (status == 0 && c->w > d->ack_saved)
+		d->ack_saved = c->w;
+	free(c);
 	if (status == 0)
 		ack_save(d);
 	/* stopping: the last watermark is stored, now the queue may close */
@@ -716,27 +734,93 @@ static void ack_saved_cb(void *data, int status, PGresult *const *r, int n)
 		bill_pgq_close(d->db, db_closed, d);
 }
 
-/* Store the watermark when it moved (joins the next batch: no round trip
- * of its own under load). */
+static char *i64_array(const uint64_t *v, size_t n, size_t stride)
+{
+	char *s = malloc(n * 22 + 3);
+	if (!s)
+		return NULL;
+	size_t o = 0;
+	s[o++] = '{';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)sprintf(s + o, "%s%" PRId64, i ? "," : "",
+				     (int64_t)*(const uint64_t *)((const char *)v + i * stride));
+	s[o++] = '}';
+	s[o] = '\0';
+	return s;
+}
+
+/* Store what moved: new suspects, forgotten ones, the watermark (joins the
+ * next batch: no round trip of its own under load). */
 static void ack_save(struct eng_daemon *d)
 {
 	if (!d->ack || d->ack_saving || !bill_pgq_up(d->db))
 		return;
-	uint64_t w = eng__ack_watermark(d->ack);
-	if (w <= d->ack_saved)
+	struct ack_save_ctx *c = calloc(1, sizeof *c);
+	if (!c)
 		return;
-	struct bill_pgq_job *j = bill_pgq_job_new(ack_saved_cb, d);
-	if (!j)
+	c->d = d;
+	eng__ack_take_changes(d->ack, &c->add, &c->nadd, &c->forget, &c->nforget);
+	c->w = eng__ack_watermark(d->ack);
+	if (c->w <= d->ack_saved && !c->nadd && !c->nforget) {
+		free(c);
 		return;
-	char ws[24], now[40];
-	snprintf(ws, sizeof ws, "%" PRId64, (int64_t)w);
-	const char *p[] = {ws, eng_now_param(now)};
-	bill_pgq_job_add(j,
-			 "UPDATE engine_ack SET confirmed_mark = greatest(confirmed_mark, $1::bigint), "
-			 "updated_at = $2::timestamptz WHERE id = 1 RETURNING confirmed_mark",
-			 2, p);
+	}
+	struct bill_pgq_job *j = bill_pgq_job_new(ack_saved_cb, c);
+	char now[40];
+	eng_now_param(now);
+	char *fps = NULL, *exps = NULL, *forget = NULL;
+	int rc = j ? 0 : -ENOMEM;
+	/* forget first: a lost-again answer's new row replaces the old one */
+	if (rc == 0 && c->nforget) {
+		forget = i64_array(c->forget, c->nforget, sizeof c->forget[0]);
+		const char *p[] = {forget, now};
+		rc = forget ? bill_pgq_job_add(j,
+					       "SELECT dlg_ack_forget($1::bigint[], $2::timestamptz)",
+					       2, p)
+			    : -ENOMEM;
+	}
+	if (rc == 0 && c->nadd) {
+		fps = i64_array(&c->add[0].fp, c->nadd, sizeof c->add[0]);
+		exps = malloc(c->nadd * 42 + 3);
+		if (!fps || !exps) {
+			rc = -ENOMEM;
+		} else {
+			size_t o = 0;
+			exps[o++] = '{';
+			for (size_t i = 0; i < c->nadd; i++) {
+				char at[40];
+				eng_format_instant_us(c->add[i].expires_us, at);
+				o += (size_t)sprintf(exps + o, "%s\"%s\"", i ? "," : "", at);
+			}
+			exps[o++] = '}';
+			exps[o] = '\0';
+			const char *p[] = {fps, exps, now};
+			rc = bill_pgq_job_add(j,
+					      "INSERT INTO ack_suspect (fp, expires_at, created_at) "
+					      "SELECT f, e, $3::timestamptz FROM unnest($1::bigint[], "
+					      "$2::timestamptz[]) AS x(f, e)",
+					      3, p);
+		}
+	}
+	char ws[24];
+	snprintf(ws, sizeof ws, "%" PRId64, (int64_t)c->w);
+	const char *p[] = {ws, now};
+	if (rc == 0)
+		rc = bill_pgq_job_add(j,
+				      "UPDATE engine_ack SET confirmed_mark = "
+				      "greatest(confirmed_mark, $1::bigint), updated_at = $2::timestamptz "
+				      "WHERE id = 1",
+				      2, p);
+	free(fps);
+	free(exps);
+	free(forget);
+	if (!j) {
+		eng__ack_stored(d->ack, c->add, c->nadd, c->forget, c->nforget, 0);
+		free(c);
+		return;
+	}
 	d->ack_saving = 1;
-	bill_pgq_submit(d->db, j);
+	bill_pgq_submit(d->db, j); /* a failed add fails the job alone: kept for the next */
 }
 
 static void on_confirmed(struct smpp_esme *e, int link, uint64_t upto, int lost, void *data)
@@ -778,8 +862,7 @@ static void ack_loaded(void *data, int status, PGresult *const *r, int n)
 		return;
 	}
 	uint32_t run = (uint32_t)strtoul(PQgetvalue(r[0], 0, 0), NULL, 10);
-	uint64_t prev = (uint64_t)strtoll(PQgetvalue(r[0], 0, 1), NULL, 10);
-	d->ack = eng__ack_new(run, prev);
+	d->ack = eng__ack_new(run);
 	if (!d->ack) {
 		d->failed = 1;
 		raise(SIGTERM);
@@ -787,17 +870,17 @@ static void ack_loaded(void *data, int status, PGresult *const *r, int n)
 	}
 	int64_t window_us = (int64_t)d->cfg.smpp.redelivery_window_s * 1000000;
 	eng__ack_set_window(d->ack, window_us);
-	d->ack_saved = prev;
+	d->ack_saved = (uint64_t)run << 32;
 	int rows = PQntuples(r[1]);
 	for (int i = 0; i < rows; i++) {
-		int64_t at_us = 0;
-		if (eng_parse_instant(PQgetvalue(r[1], i, 1), &at_us) != 0)
-			at_us = eng_now_us();
-		eng__ack_add_previous(d->ack, (uint64_t)strtoll(PQgetvalue(r[1], i, 0), NULL, 10),
-				      at_us + window_us);
+		int64_t exp_us = 0;
+		if (eng_parse_instant(PQgetvalue(r[1], i, 1), &exp_us) != 0)
+			exp_us = eng_now_us() + window_us;
+		eng__ack_add_stored(d->ack, (uint64_t)strtoll(PQgetvalue(r[1], i, 0), NULL, 10),
+				    exp_us);
 	}
-	ENG_INFO("engine", "ack_state", "run=%" PRIu32 " previous_watermark=%" PRIu64
-		 " suspects=%d window_s=%d", run, prev, rows, d->cfg.smpp.redelivery_window_s);
+	ENG_INFO("engine", "ack_state", "run=%" PRIu32 " suspects=%d window_s=%d", run, rows,
+		 d->cfg.smpp.redelivery_window_s);
 	eng__relay_set_ack(d->relay, d->ack);
 	uv_timer_start(&d->ack_timer, ack_timer_cb, 1000, 1000);
 	start_smpp(d);
@@ -813,15 +896,12 @@ static void ack_load(struct eng_daemon *d)
 	struct bill_pgq_job *j = bill_pgq_job_new(ack_loaded, d);
 	if (!j)
 		return;
-	char since[40];
-	eng_format_instant_us(eng_now_us() - (int64_t)d->cfg.smpp.redelivery_window_s * 1000000,
-			      since);
-	const char *p[] = {since};
-	bill_pgq_job_add(j,
-			 "UPDATE engine_ack SET run = run + 1 WHERE id = 1 "
-			 "RETURNING run, confirmed_mark",
-			 0, NULL);
-	bill_pgq_job_add(j, "SELECT fp, at FROM dlg_ack_suspects($1::timestamptz)", 1, p);
+	char now[40], win[16];
+	eng_now_param(now);
+	snprintf(win, sizeof win, "%d", d->cfg.smpp.redelivery_window_s);
+	const char *p[] = {now, win};
+	bill_pgq_job_add(j, "SELECT dlg_ack_begin($1::timestamptz, $2::integer)", 2, p);
+	bill_pgq_job_add(j, "SELECT fp, expires_at FROM ack_suspect", 0, NULL);
 	d->ack_loading = 1;
 	bill_pgq_submit(d->db, j);
 }

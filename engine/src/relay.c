@@ -115,6 +115,7 @@ struct rmsg {
 	char key[40];
 	char message_id[66];
 	uint64_t fp;         /* what a redelivery repeats (ack.c) */
+	int64_t record_failing_since; /* us; 0 = no failed recording */
 	uint64_t mark;       /* ack_mark of its row; 0 until recorded */
 	struct rmsg *next;
 };
@@ -138,6 +139,8 @@ struct eng_relay {
 	struct rmsg *confirmed, *confirmed_tail; /* waiting to be recorded */
 	int nconfirmed;
 	struct eng_ack *ack;
+	int64_t record_pause_until; /* us: a recording failed, wait before again */
+	int64_t record_pause_us;
 };
 
 /* Decimal of v into buf (at least 21 bytes); per recorded message, so not
@@ -735,6 +738,26 @@ static const char *ab_end(struct abuf *b)
 	return b->s;
 }
 
+/* Give relays back to the list waiting to be recorded. */
+static void requeue(struct eng_relay *r, struct rmsg *m, int n)
+{
+	struct rmsg *last = m;
+	while (last && last->next)
+		last = last->next;
+	if (!last)
+		return;
+	last->next = r->confirmed;
+	r->confirmed = m;
+	if (!r->confirmed_tail)
+		r->confirmed_tail = last;
+	r->nconfirmed += n;
+}
+
+/* How long relays the SMSC accepted are kept while their recording fails
+ * (a full disk, a broken statement) before their MO is answered 0x64. */
+#define RECORD_GIVE_UP_US (600LL * 1000000)
+#define RECORD_PAUSE_MAX_US (5LL * 1000000)
+
 static void record_done(void *data, int status, PGresult *const *res, int n)
 {
 	struct record_batch *b = data;
@@ -743,28 +766,54 @@ static void record_done(void *data, int status, PGresult *const *res, int n)
 	if (status == -EAGAIN) {
 		/* Relayed but not recorded yet: keep them, record again when the
 		 * database is back; their deliver_sm stay unanswered meanwhile. */
-		struct rmsg *last = m;
-		while (last && last->next)
-			last = last->next;
-		if (last) {
-			last->next = r->confirmed;
-			r->confirmed = m;
-			if (!r->confirmed_tail)
-				r->confirmed_tail = last;
-			r->nconfirmed += b->n;
+		requeue(r, m, b->n);
+		free(b);
+		return;
+	}
+	if (status == 0) {
+		r->record_pause_us = 0;
+		while (m) {
+			struct rmsg *next = m->next;
+			msg_done(m, SMPP_ESME_ROK);
+			m = next;
 		}
 		free(b);
 		return;
 	}
-	uint32_t answer = status == 0 ? SMPP_ESME_ROK : SMPP_ESME_RX_T_APPN;
-	if (status != 0)
-		ENG_ERROR("relay", "record_failed", "messages=%d status=%d answer=ESME_RX_T_APPN",
-			  b->n, status);
+	/* The statement failed (e.g. disk full). These messages reached their
+	 * peers: answering 0x64 would make the SMSC deliver them again and
+	 * relay them twice. Keep them and try again after a pause (1 s
+	 * doubling to 5 s); their deliver_sm stay unanswered, which slows the
+	 * SMSC down. Only after RECORD_GIVE_UP_US is an MO answered 0x64. */
+	int64_t now = eng_now_us();
+	r->record_pause_us = r->record_pause_us ? r->record_pause_us * 2 : 1000000;
+	if (r->record_pause_us > RECORD_PAUSE_MAX_US)
+		r->record_pause_us = RECORD_PAUSE_MAX_US;
+	r->record_pause_until = now + r->record_pause_us;
+	struct rmsg *keep = NULL, **tail = &keep;
+	int kept = 0, given_up = 0;
 	while (m) {
 		struct rmsg *next = m->next;
-		msg_done(m, answer);
+		if (!m->record_failing_since)
+			m->record_failing_since = now;
+		if (now - m->record_failing_since >= RECORD_GIVE_UP_US) {
+			release_hold(m);
+			msg_done(m, SMPP_ESME_RX_T_APPN);
+			given_up++;
+		} else {
+			m->next = NULL;
+			*tail = m;
+			tail = &m->next;
+			kept++;
+		}
 		m = next;
 	}
+	ENG_ERROR("relay", "record_failed",
+		  "messages=%d status=%d kept=%d given_up=%d retry_ms=%" PRId64
+		  " error=\"%s\"",
+		  b->n, status, kept, given_up, r->record_pause_us / 1000,
+		  status == -EINVAL ? bill_pgq_error(r->db) : "");
+	requeue(r, keep, kept);
 	free(b);
 }
 
@@ -772,6 +821,8 @@ void eng__relay_before_batch(struct eng_relay *r)
 {
 	if (!r->confirmed)
 		return;
+	if (r->record_pause_until && eng_now_us() < r->record_pause_until)
+		return; /* a recording failed a moment ago (the engine's 1 s timer wakes us) */
 	struct record_batch *b = calloc(1, sizeof *b);
 	struct bill_pgq_job *j = b ? bill_pgq_job_new(record_done, b) : NULL;
 	if (!j) {
