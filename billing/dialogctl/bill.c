@@ -8,8 +8,9 @@
  * chunk in flight, and running it again completes it.
  *
  * The chunks run in DIALOG_BILL_WORKERS (default 2) worker processes, each
- * with its own connection; $DIALOG_BILL_CHUNK overrides the chunk size
- * (dialogs per transaction, default 100000).
+ * with its own connection, each taking the next chunk not yet taken;
+ * $DIALOG_BILL_CHUNK overrides the chunk size (dialogs per transaction,
+ * default 100000).
  */
 #include "ctl.h"
 
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,10 +171,12 @@ static void progress(bool tty, const char *label, int64_t done, int64_t total)
 	fflush(stderr);
 }
 
-/* A worker process: its own connection, chunks w, w + nw, ...; one record
- * per chunk on the pipe (st[0] = 1 done, 0 failed). */
+/* A worker process: its own connection; it takes the next chunk not yet
+ * taken (*next, shared by the workers), so that a worker whose chunks run
+ * slower does not leave the other idle at the end; one record per chunk on
+ * the pipe (st[0] = 1 done, 0 failed). */
 static void bill_worker(struct ctl *x, const char *const prm[5], const int64_t *upto, int n,
-			int w, int nw, int fd)
+			int *next, int fd)
 {
 	char conninfo[2048], err[1024], after[24], top[24];
 	int64_t st[BILL_NSTAT];
@@ -189,7 +193,7 @@ static void bill_worker(struct ctl *x, const char *const prm[5], const int64_t *
 		(void)!write(fd, st, sizeof(st));
 		_exit(1);
 	}
-	for (int k = w; k < n; k += nw) {
+	for (int k; (k = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED)) < n;) {
 		memset(st, 0, sizeof(st));
 		snprintf(after, sizeof(after), "%" PRId64, k ? upto[k - 1] : (int64_t)0);
 		snprintf(top, sizeof(top), "%" PRId64, upto[k]);
@@ -210,13 +214,20 @@ static void bill_worker(struct ctl *x, const char *const prm[5], const int64_t *
 static int bill_parallel(struct ctl *x, const char *const prm[5], const int64_t *upto, int n,
 			 int nw, struct bill_sum *s, bool tty, const char *label, int64_t total)
 {
-	int fds[2], failed = 0, status;
+	int fds[2], failed = 0, status, *next;
 	pid_t pids[BILL_MAX_WORKERS];
 	int64_t st[BILL_NSTAT], scanned = 0;
 	ssize_t got;
 
-	if (pipe(fds) < 0)
+	/* the index of the next chunk to take, shared with the workers */
+	next = mmap(NULL, sizeof(*next), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (next == MAP_FAILED)
+		return ctl_fail(CTL_DB, "mmap: %s", strerror(errno));
+	*next = 0;
+	if (pipe(fds) < 0) {
+		munmap(next, sizeof(*next));
 		return ctl_fail(CTL_DB, "pipe: %s", strerror(errno));
+	}
 	fflush(NULL);
 	for (int w = 0; w < nw; w++) {
 		pids[w] = fork();
@@ -228,7 +239,7 @@ static int bill_parallel(struct ctl *x, const char *const prm[5], const int64_t 
 		}
 		if (pids[w] == 0) {
 			close(fds[0]);
-			bill_worker(x, prm, upto, n, w, nw, fds[1]);
+			bill_worker(x, prm, upto, n, next, fds[1]);
 		}
 	}
 	close(fds[1]);
@@ -251,6 +262,7 @@ static int bill_parallel(struct ctl *x, const char *const prm[5], const int64_t 
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			failed = 1;
 	}
+	munmap(next, sizeof(*next));
 	return failed ? CTL_DB : 0;
 }
 
