@@ -19,6 +19,7 @@ enum ctl_exit {
 	CTL_REFUSED = 3,  /* refused by a service rule */
 	CTL_NOTFOUND = 4, /* not found */
 	CTL_DB = 5,       /* database unavailable or failed */
+	CTL_INCONSISTENT = 6, /* reconcile: an invariant is violated */
 };
 
 #define CTL_STR_(x) #x
@@ -158,6 +159,7 @@ int ctl_cmd_charge_refund(struct ctl *x); /* explain.c */
 int ctl_cmd_explain(struct ctl *x);       /* explain.c */
 int ctl_cmd_bill_export(struct ctl *x);   /* export.c */
 int ctl_cmd_account_credit(struct ctl *x); /* export.c */
+int ctl_cmd_reconcile(struct ctl *x);      /* reconcile.c */
 
 /* --- ledger entries (charges.c) ----------------------------------------- */
 /* The columns of one ledger entry (table alias l), in enum ctl_charge_col

@@ -41,6 +41,8 @@ static const char *const o_bill_daily[] = {"date", NULL};
 static const char *const o_bill_export[] = {"out", "reexport", NULL};
 static const char *const a_credit[] = {"MSISDN", "KOP", NULL};
 static const char *const o_credit[] = {"ref", NULL};
+static const char *const o_reconcile[] = {"opening", "pending-grace", "hold-age", "outbox-age",
+					  NULL};
 static const char *const a_entry_id[] = {"ENTRY_ID", NULL};
 static const char *const o_refund[] = {"reason", NULL};
 static const char *const o_explain[] = {"date", NULL};
@@ -87,6 +89,9 @@ static const struct ctl_cmd commands[] = {
 	 "bill export --out FILE.csv [--reexport BATCH]   (new ledger entries, each once; R18)"},
 	{"account", "credit", a_credit, 2, o_credit, ctl_cmd_account_credit,
 	 "account credit MSISDN KOP --ref REF   (top-up, idempotent by REF)"},
+	{"reconcile", NULL, no_args, 0, o_reconcile, ctl_cmd_reconcile,
+	 "reconcile [--opening FILE] [--pending-grace S] [--hold-age S] [--outbox-age S]"
+	 "   (check the invariants; exit 6 if one is violated)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -98,19 +103,40 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  dialogctl %s\n", commands[i].usage);
 	fputs("exit codes: 0 done, 2 usage, 3 refused by a service rule, 4 not found, "
-	      "5 database unavailable or failed\n",
+	      "5 database unavailable or failed, 6 inconsistency found (reconcile)\n",
 	      f);
 }
 
+/* Messages quote what the user typed: an overlong message keeps its head
+ * and tail (what the argument was, and what is wrong with it) and cuts the
+ * middle; control characters (terminal escape sequences) are shown as '?'. */
+#define CTL_MSG_KEEP 280
+
 int ctl_fail(int code, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, ap2;
 
-	fputs("dialogctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	va_copy(ap2, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (msg)
+		vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	if (!msg) {
+		fprintf(stderr, "dialogctl: (message lost: out of memory)\n");
+		return code;
+	}
+	for (unsigned char *c = (unsigned char *)msg; *c; c++)
+		if ((*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7F)
+			*c = '?';
+	if (n > 2 * CTL_MSG_KEEP + 40)
+		fprintf(stderr, "dialogctl: %.*s ...(%d characters cut)... %s\n", CTL_MSG_KEEP, msg,
+			n - 2 * CTL_MSG_KEEP, msg + n - CTL_MSG_KEEP);
+	else
+		fprintf(stderr, "dialogctl: %s\n", msg);
+	free(msg);
 	return code;
 }
 
