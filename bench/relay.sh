@@ -52,6 +52,8 @@ sessions = $sessions
 window = 1000
 [service]
 daily_allowance = 1000000
+[db]
+record_connections = ${RECORD_CONNECTIONS:-2}
 [log]
 level = info
 INI

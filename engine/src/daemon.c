@@ -42,6 +42,9 @@ struct eng_daemon {
 	uv_timer_t expiry_timer;
 	int expiry_running;
 	struct eng_relay *relay;
+	struct bill_pgq *rec[8]; /* [db] record_connections */
+	struct rec_ctx *rec_ctx[8];
+	int nrec, rec_closing;
 	int failed; /* a reason to exit non-zero */
 	int lock_tries;
 	uv_timer_t lock_timer;
@@ -702,6 +705,7 @@ static void on_db_state(void *data, int up)
 
 static void ack_save(struct eng_daemon *d);
 static void db_closed(void *data);
+static void close_dbs(struct eng_daemon *d);
 
 struct ack_save_ctx {
 	struct eng_daemon *d;
@@ -731,7 +735,7 @@ static void ack_saved_cb(void *data, int status, PGresult *const *r, int n)
 		ack_save(d);
 	/* stopping: the last watermark is stored, now the queue may close */
 	if (d->stopping && d->esme_done && !d->ack_saving)
-		bill_pgq_close(d->db, db_closed, d);
+		close_dbs(d);
 }
 
 static char *i64_array(const uint64_t *v, size_t n, size_t stride)
@@ -933,8 +937,21 @@ static void on_db_notify(void *data, const char *channel, const char *payload)
 static void on_before_batch(void *data)
 {
 	struct eng_daemon *d = data;
-	eng__relay_before_batch(d->relay);
+	if (!d->nrec)
+		eng__relay_before_batch(d->relay, d->db);
 	ack_save(d);
+}
+
+struct rec_ctx {
+	struct eng_daemon *d;
+	int i;
+};
+
+/* A recording connection is idle: give it the relays confirmed so far. */
+static void on_rec_before_batch(void *data)
+{
+	struct rec_ctx *c = data;
+	eng__relay_before_batch(c->d->relay, c->d->rec[c->i]);
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -962,6 +979,20 @@ struct eng_daemon *eng_daemon_start(uv_loop_t *loop, const struct eng_config *cf
 	}
 	bill_pgq_listen(d->db, "dialog_cache", on_db_notify, d);
 	bill_pgq_before_batch(d->db, on_before_batch, d);
+	for (int i = 0; i < cfg->db.record_connections && i < 8; i++) {
+		struct rec_ctx *c = calloc(1, sizeof *c);
+		struct bill_pgq *q = c ? bill_pgq_new(loop, conninfo, NULL, NULL) : NULL;
+		if (!q) {
+			free(c);
+			break;
+		}
+		c->d = d;
+		c->i = i;
+		d->rec[i] = q;
+		d->rec_ctx[i] = c;
+		bill_pgq_before_batch(q, on_rec_before_batch, c);
+		d->nrec++;
+	}
 	uv_timer_init(loop, &d->lock_timer);
 	d->lock_timer.data = d;
 	uv_timer_init(loop, &d->expiry_timer);
@@ -983,8 +1014,19 @@ static void maybe_stopped(struct eng_daemon *d)
 static void db_closed(void *data)
 {
 	struct eng_daemon *d = data;
+	if (--d->rec_closing > 0)
+		return;
 	d->db_done = 1;
 	maybe_stopped(d);
+}
+
+/* Every answer is out: close the main and the recording connections. */
+static void close_dbs(struct eng_daemon *d)
+{
+	d->rec_closing = 1 + d->nrec;
+	for (int i = 0; i < d->nrec; i++)
+		bill_pgq_close(d->rec[i], db_closed, d);
+	bill_pgq_close(d->db, db_closed, d);
 }
 
 static void esme_stopped(struct smpp_esme *e, void *data)
@@ -995,7 +1037,7 @@ static void esme_stopped(struct smpp_esme *e, void *data)
 	 * watermark, then close the queue after it and the last records. */
 	ack_save(d);
 	if (!d->ack_saving)
-		bill_pgq_close(d->db, db_closed, d);
+		close_dbs(d);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -1038,6 +1080,10 @@ void eng_daemon_free(struct eng_daemon *d)
 	eng__relay_free(d->relay);
 	eng__ack_free(d->ack);
 	bill_pgq_free(d->db);
+	for (int i = 0; i < d->nrec; i++) {
+		bill_pgq_free(d->rec[i]);
+		free(d->rec_ctx[i]);
+	}
 	free(d->inflight);
 	free(d);
 }

@@ -683,6 +683,7 @@ void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *sr
 
 struct record_batch {
 	struct eng_relay *r;
+	struct bill_pgq *q;
 	struct rmsg *msgs;
 	int n;
 };
@@ -812,12 +813,12 @@ static void record_done(void *data, int status, PGresult *const *res, int n)
 		  "messages=%d status=%d kept=%d given_up=%d retry_ms=%" PRId64
 		  " error=\"%s\"",
 		  b->n, status, kept, given_up, r->record_pause_us / 1000,
-		  status == -EINVAL ? bill_pgq_error(r->db) : "");
+		  status == -EINVAL ? bill_pgq_error(b->q) : "");
 	requeue(r, keep, kept);
 	free(b);
 }
 
-void eng__relay_before_batch(struct eng_relay *r)
+void eng__relay_before_batch(struct eng_relay *r, struct bill_pgq *q)
 {
 	if (!r->confirmed)
 		return;
@@ -830,6 +831,7 @@ void eng__relay_before_batch(struct eng_relay *r)
 		return; /* try again next turn */
 	}
 	b->r = r;
+	b->q = q;
 	b->msgs = r->confirmed;
 	b->n = r->nconfirmed;
 	r->confirmed = r->confirmed_tail = NULL;
@@ -891,7 +893,7 @@ void eng__relay_before_batch(struct eng_relay *r)
 				      15, p);
 	for (int i = 0; i < 15; i++)
 		free(a[i].s);
-	bill_pgq_submit(r->db, j); /* on a failed add the job fails alone */
+	bill_pgq_submit(q, j); /* on a failed add the job fails alone */
 }
 
 /* ---- preload ---------------------------------------------------------------------- */

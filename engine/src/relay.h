@@ -32,9 +32,11 @@ void eng__relay_mo(struct eng_relay *r, const struct smpp_mo *mo, const char *sr
 void eng__relay_db_up(struct eng_relay *r);
 /* A 'dialog_cache' notification. */
 void eng__relay_notify(struct eng_relay *r, const char *payload);
-/* Once per loop turn before a batch goes out: the confirmed relays of the
- * turn become one job. */
-void eng__relay_before_batch(struct eng_relay *r);
+/* Once per loop turn before a batch of queue `q` goes out (q idle): the
+ * relays confirmed so far become one job on q. With several recording
+ * connections each calls this when idle, so a batch goes to whichever is
+ * free. */
+void eng__relay_before_batch(struct eng_relay *r, struct bill_pgq *q);
 
 /* Messages being rated, relayed or recorded. */
 int eng__relay_inflight(const struct eng_relay *r);

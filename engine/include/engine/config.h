@@ -48,6 +48,7 @@ struct eng_config {
 	} service;
 	struct {
 		char conninfo[1024];
+		int record_connections; /* relay recorders besides the main connection */
 	} db;
 	struct {
 		int level; /* enum eng_log_level */

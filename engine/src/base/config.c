@@ -95,6 +95,9 @@ static const struct cfg_row rows[] = {
 
 	{"db", "conninfo", CFG_STR, OFF(db.conninfo), SZ(db.conninfo), 0, 0, "", NULL,
 	 "libpq conninfo; empty = PG* environment, else the local cluster", CFG_SECRET},
+	{"db", "record_connections", CFG_INT, OFF(db.record_connections), 0, 0, 8, "2", NULL,
+	 "extra connections that record relays (each batch goes to an idle one: one "
+	 "backend's commit wait overlaps another's work); 0 = record on the main one", 0},
 
 	{"log", "level", CFG_ENUM, OFF(log.level), 0, 0, 0, "info", level_names,
 	 "debug, info, notice or error", 0},
