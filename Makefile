@@ -2,8 +2,9 @@
 #   make demo   install what is missing, build, and play the story of a dialog
 #   make test   install what is missing, build (also with ASan+UBSan), run every test
 #   make fuzz   libFuzzer targets (FUZZ_SECONDS=60 each by default)
-#   make bench  every benchmark; figures in build/bench-out/results.md
-.PHONY: all deps build test demo fuzz bench clean distclean
+#   make bench  every benchmark; report in build/bench-out/performance.md (QUICK=1: shorter)
+#   make chaos  the fault suite; report in build/chaos-out/report.md (docs/reliability.md)
+.PHONY: all deps build test demo fuzz bench chaos clean distclean
 
 all: build
 
@@ -23,8 +24,14 @@ demo:
 fuzz:
 	@scripts/fuzz.sh
 
+# make bench: everything, full populations (~20 min on 2 cores); make bench QUICK=1: shorter
+# runs, smaller populations (~6 min). BUILD=dir picks the build directory (default build).
+# Report: $(BUILD)/bench-out/performance.md (bench/performance.md.in filled by bench/render.sh).
 bench:
 	@bench/run-all.sh
+
+chaos:
+	@tests/chaos/run.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -42,6 +42,7 @@ struct eng_daemon {
 	uv_timer_t expiry_timer;
 	int expiry_running;
 	struct eng_relay *relay;
+	struct send_ctx *update_retry; /* outbox results whose update failed */
 	struct bill_pgq *rec[8]; /* [db] record_connections */
 	struct rec_ctx *rec_ctx[8];
 	int nrec, rec_closing;
@@ -110,14 +111,27 @@ struct send_ctx {
 	int fail_status;
 	char message_ids[MAX_PARTS][66];
 	char *text; /* as sent, stored with the row */
+	struct send_ctx *next; /* in d->update_retry */
+	int update_tries;      /* writing the result failed this often */
 };
 
 static void outbox_update_done(void *data, int status, PGresult *const *r, int n)
 {
 	struct send_ctx *s = data;
-	if (status != 0)
-		ENG_ERROR("outbox", "update_failed", "outbox_id=%" PRId64 " status=%d", s->id,
-			  status);
+	struct eng_daemon *d = s->d;
+	if (status != 0) {
+		ENG_ERROR("outbox", "update_failed", "outbox_id=%" PRId64 " status=%d%s", s->id,
+			  status, d->stopping ? "" : " retry_ms=1000");
+		if (!d->stopping) {
+			/* The SMS went out: the row must not read 'queued' to a
+			 * scan, or it would be sent again. Keep it in flight and
+			 * write the result again a second later. */
+			s->update_tries++;
+			s->next = d->update_retry;
+			d->update_retry = s;
+			return;
+		}
+	}
 	/* Only now may a scan see the row again: until the update committed it
 	 * still reads 'queued'. */
 	inflight_del(s->d, s->id);
@@ -152,7 +166,11 @@ static void outbox_record_result(struct send_ctx *s)
 				 "parts = $2, message_ids = $3::text[], text = $4, "
 				 "submitted_at = $5::timestamptz, last_error = NULL WHERE id = $1",
 				 5, p);
-		ENG_INFO("outbox", "submitted", "outbox_id=%s parts=%d", id, s->parts);
+		if (s->update_tries)
+			ENG_INFO("outbox", "result_retry", "outbox_id=%s try=%d", id,
+				 s->update_tries + 1);
+		else
+			ENG_INFO("outbox", "submitted", "outbox_id=%s parts=%d", id, s->parts);
 	} else {
 		/* A permanent refusal fails the row; anything else is retried by
 		 * the outbox scan. */
@@ -168,8 +186,9 @@ static void outbox_record_result(struct send_ctx *s)
 				 "UPDATE outbox SET state = $3, attempts = attempts + 1, "
 				 "last_error = $2, text = $4 WHERE id = $1",
 				 4, p);
-		ENG_ERROR("outbox", "submit_failed", "outbox_id=%s error=%s retry=%s", id, err,
-			  permanent ? "no" : "yes");
+		if (!s->update_tries)
+			ENG_ERROR("outbox", "submit_failed", "outbox_id=%s error=%s retry=%s", id,
+				  err, permanent ? "no" : "yes");
 	}
 	bill_pgq_submit(d->db, j);
 }
@@ -845,6 +864,13 @@ static void on_confirmed(struct smpp_esme *e, int link, uint64_t upto, int lost,
 static void ack_timer_cb(uv_timer_t *t)
 {
 	struct eng_daemon *d = t->data;
+	struct send_ctx *s = d->update_retry;
+	d->update_retry = NULL;
+	while (s) {
+		struct send_ctx *next = s->next;
+		outbox_record_result(s);
+		s = next;
+	}
 	if (!d->ack)
 		return;
 	eng__ack_expire(d->ack, eng_now_us());
@@ -1079,6 +1105,12 @@ void eng_daemon_free(struct eng_daemon *d)
 		smpp_esme_free(d->esme);
 	eng__relay_free(d->relay);
 	eng__ack_free(d->ack);
+	while (d->update_retry) {
+		struct send_ctx *next = d->update_retry->next;
+		free(d->update_retry->text);
+		free(d->update_retry);
+		d->update_retry = next;
+	}
 	bill_pgq_free(d->db);
 	for (int i = 0; i < d->nrec; i++) {
 		bill_pgq_free(d->rec[i]);
