@@ -26,6 +26,11 @@ ALTER TABLE mo_inbound ADD COLUMN ack_mark bigint, ADD COLUMN mo_fp bigint;
 CREATE INDEX sms_usage_ack_mark ON sms_usage USING brin (ack_mark);
 CREATE INDEX mo_inbound_ack_mark ON mo_inbound USING brin (ack_mark);
 
+-- The recorder, now with the marks and fingerprints. Relays are recorded on
+-- several connections at once ([db] record_connections): two batches take
+-- their row locks in one order — pair counters upserted in key order, the
+-- payers' rows locked in id order before any balance moves — so that they
+-- cannot deadlock each other.
 DROP FUNCTION dlg_record_relays(text[], timestamptz[], text[], text[], bigint[], bigint[],
                                 date[], integer[], integer[], bigint[], text[], date[], text[]);
 CREATE FUNCTION dlg_record_relays(
@@ -50,11 +55,17 @@ WITH b AS (
     ON CONFLICT (relay_key) DO NOTHING
     RETURNING relay_key, at, src, dst, src_sub_id, dialog_id, pair_day, segments,
               free_segments, charged_segments, amount, rule, bill_date, price
+), lk AS (
+    -- the payers' rows, locked in id order before any balance moves
+    SELECT s.id FROM subscriber s
+     WHERE s.id IN (SELECT sub FROM b WHERE (segments - free) * price > 0)
+     ORDER BY s.id FOR UPDATE
 ), pu AS (
     INSERT INTO pair_usage AS pu (pair_lo, pair_hi, day, used)
     SELECT least(src, dst), greatest(src, dst), pair_day, sum(free_segments)
       FROM ins WHERE dialog_id IS NOT NULL AND pair_day IS NOT NULL AND free_segments > 0
      GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3
     ON CONFLICT (pair_lo, pair_hi, day) DO UPDATE SET used = pu.used + excluded.used
 ), led AS (
     INSERT INTO ledger (subscriber_id, msisdn, dialog_id, kind, amount, bill_date, created_at,
@@ -68,6 +79,7 @@ WITH b AS (
     UPDATE subscriber s SET balance = s.balance - c.total
       FROM (SELECT src_sub_id, sum(amount) AS total FROM ins WHERE amount > 0
              GROUP BY src_sub_id) c
+      JOIN lk ON lk.id = c.src_sub_id
      WHERE s.id = c.src_sub_id
 ), hold AS (
     DELETE FROM sms_hold h USING b WHERE h.relay_key = b.relay_key

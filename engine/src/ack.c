@@ -153,17 +153,34 @@ uint64_t eng__ack_mark(struct eng_ack *a, int n)
 	return ((uint64_t)a->run << 32) | a->last_k;
 }
 
-static void forget_push(struct eng_ack *a, uint64_t fp)
+/* Room for one more element in a growable array; 0 or -1 (out of memory). */
+static int room(void **arr, size_t n, size_t *cap, size_t elem)
 {
-	if (a->nforget == a->capforget) {
-		size_t cap = a->capforget ? a->capforget * 2 : 64;
-		uint64_t *n = realloc(a->forget, cap * sizeof *n);
-		if (!n)
-			return; /* the row stays: one extra suspect after a restart */
-		a->forget = n;
-		a->capforget = cap;
-	}
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *p = realloc(*arr, c * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+static int forget_push(struct eng_ack *a, uint64_t fp)
+{
+	if (room((void **)&a->forget, a->nforget, &a->capforget, sizeof *a->forget) != 0)
+		return -1; /* the row stays: one extra suspect after a restart */
 	a->forget[a->nforget++] = fp;
+	return 0;
+}
+
+static int add_push(struct eng_ack *a, struct eng_ack_suspect sp)
+{
+	if (room((void **)&a->add, a->nadd, &a->capadd, sizeof *a->add) != 0)
+		return -1;
+	a->add[a->nadd++] = sp;
+	return 0;
 }
 
 void eng__ack_done(struct eng_ack *a, uint64_t mark)
@@ -226,16 +243,9 @@ static void suspect_add(struct eng_ack *a, uint64_t mark, uint64_t fp, int64_t e
 		return;
 	}
 	suspect_insert(a, fp, expires_us); /* out of memory: stored all the same */
-	if (a->nadd == a->capadd) {
-		size_t cap = a->capadd ? a->capadd * 2 : 64;
-		struct eng_ack_suspect *n = realloc(a->add, cap * sizeof *n);
-		if (!n)
-			return; /* cannot store it: its mark holds the watermark for
-				 * the rest of the run, and the old row stays */
-		a->add = n;
-		a->capadd = cap;
-	}
-	a->add[a->nadd++] = (struct eng_ack_suspect){mark, fp, expires_us};
+	if (add_push(a, (struct eng_ack_suspect){mark, fp, expires_us}) != 0)
+		return; /* cannot store it: its mark holds the watermark for the rest
+			 * of the run, and the old row stays */
 	if (replace)
 		forget_push(a, fp);
 }
@@ -345,28 +355,10 @@ void eng__ack_stored(struct eng_ack *a, struct eng_ack_suspect *add, size_t nadd
 		return;
 	}
 	/* keep them for the next try (with what came since) */
-	for (size_t i = 0; i < nadd; i++) {
-		if (a->nadd == a->capadd) {
-			size_t cap = a->capadd ? a->capadd * 2 : 64;
-			struct eng_ack_suspect *n = realloc(a->add, cap * sizeof *n);
-			if (!n)
-				break;
-			a->add = n;
-			a->capadd = cap;
-		}
-		a->add[a->nadd++] = add[i];
-	}
-	for (size_t i = 0; i < nforget; i++) {
-		if (a->nforget == a->capforget) {
-			size_t cap = a->capforget ? a->capforget * 2 : 64;
-			uint64_t *n = realloc(a->forget, cap * sizeof *n);
-			if (!n)
-				break;
-			a->forget = n;
-			a->capforget = cap;
-		}
-		a->forget[a->nforget++] = forget[i];
-	}
+	for (size_t i = 0; i < nadd && add_push(a, add[i]) == 0; i++)
+		;
+	for (size_t i = 0; i < nforget && forget_push(a, forget[i]) == 0; i++)
+		;
 	free(add);
 	free(forget);
 }

@@ -400,10 +400,38 @@ static void cmd_failed(struct load *l, const struct mo_rec *r)
 		pair_set(l, ip, IP_FAILED);
 }
 
+/* Send one command MO (an invitation or an acceptance) of pair `pi`.
+ * Returns 1 sent, 0 failed (counted; the pair is done), -ENOTCONN no
+ * receiver bound (nothing happened: try again later). */
+static int send_cmd(struct sim *s, struct load *l, uint32_t pi, int kind)
+{
+	char from[21], to[21];
+	unsigned long id = l->serial + 1;
+	struct mo_rec tmp = { .pair = (int32_t)pi, .kind = (uint8_t)kind, .tag = TAG_CMD };
+	int rc = send_rec(s, l, id, &tmp, TAG_CMD, from, to);
+	if (rc == -ENOTCONN)
+		return rc;
+	l->serial = id;
+	if (rc < 0) {
+		sim_log(s, "load_send_error", "rc=%d", rc);
+		cmd_failed(l, &tmp);
+		return 0;
+	}
+	struct mo_rec *r = rec_at(l, id, true);
+	if (r)
+		*r = tmp;
+	l->outstanding += (unsigned long)rc;
+	int accept = kind == K_ACCEPT;
+	pair_set(l, &l->inv[pi], accept ? IP_ACCEPTING : IP_INVITING);
+	if (l->log)
+		fprintf(l->log, "%s %lu %s %s %u\n", accept ? "accept" : "invite", id, from,
+			accept ? l->inv[pi].a : l->inv[pi].b, s->last_mo_seq);
+	return 1;
+}
+
 /* Send due invitations and queued acceptances. */
 static void send_commands(struct sim *s, struct load *l, uint64_t now, bool invite)
 {
-	char from[21], to[21];
 	uint32_t pi;
 	uint64_t due;
 	while (fifo_peek(&l->accept_q, &pi, &due)) {
@@ -411,27 +439,12 @@ static void send_commands(struct sim *s, struct load *l, uint64_t now, bool invi
 			fifo_pop(&l->accept_q);
 			continue;
 		}
-		unsigned long id = l->serial + 1;
-		struct mo_rec tmp = { .pair = (int32_t)pi, .kind = K_ACCEPT, .tag = TAG_CMD };
-		int rc = send_rec(s, l, id, &tmp, TAG_CMD, from, to);
+		int rc = send_cmd(s, l, pi, K_ACCEPT);
 		if (rc == -ENOTCONN)
 			break;
 		fifo_pop(&l->accept_q);
-		l->serial = id;
-		if (rc < 0) {
-			sim_log(s, "load_send_error", "rc=%d", rc);
-			cmd_failed(l, &tmp);
-			continue;
-		}
-		struct mo_rec *r = rec_at(l, id, true);
-		if (r)
-			*r = tmp;
-		l->accepts_sent++;
-		l->outstanding += (unsigned long)rc;
-		pair_set(l, &l->inv[pi], IP_ACCEPTING);
-		if (l->log)
-			fprintf(l->log, "accept %lu %s %s %u\n", id, from, l->inv[pi].a,
-				s->last_mo_seq);
+		if (rc > 0)
+			l->accepts_sent++;
 	}
 	if (!invite || !l->ninv || s->opt.invite_rate <= 0)
 		return;
@@ -439,29 +452,14 @@ static void send_commands(struct sim *s, struct load *l, uint64_t now, bool invi
 	if (target > l->ninv)
 		target = l->ninv;
 	while (l->inv_next < target && l->outstanding < (unsigned long)s->opt.window) {
-		size_t p = l->inv_next;
-		unsigned long id = l->serial + 1;
-		struct mo_rec tmp = { .pair = (int32_t)p, .kind = K_INVITE, .tag = TAG_CMD };
-		int rc = send_rec(s, l, id, &tmp, TAG_CMD, from, to);
+		int rc = send_cmd(s, l, (uint32_t)l->inv_next, K_INVITE);
 		if (rc == -ENOTCONN)
 			break; /* caught up once a receiver is bound again */
 		l->inv_next++;
-		l->serial = id;
-		if (rc < 0) {
-			sim_log(s, "load_send_error", "rc=%d", rc);
-			cmd_failed(l, &tmp);
-			continue;
+		if (rc > 0) {
+			l->invites_sent++;
+			l->last_invite_ns = now;
 		}
-		struct mo_rec *r = rec_at(l, id, true);
-		if (r)
-			*r = tmp;
-		l->invites_sent++;
-		l->last_invite_ns = now;
-		l->outstanding += (unsigned long)rc;
-		pair_set(l, &l->inv[p], IP_INVITING);
-		if (l->log)
-			fprintf(l->log, "invite %lu %s %s %u\n", id, from, l->inv[p].b,
-				s->last_mo_seq);
 	}
 }
 
