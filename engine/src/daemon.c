@@ -414,6 +414,13 @@ static const char *cmd_number(const struct eng_cmd *cmd, const char *text, char 
 		size_t chars = 0, i = 0;
 		while (text[i] == ' ')
 			i++;
+		if (cmd->wanted != ENG_CMD_INVITE) {
+			/* "STOP 12345": quote the number, not the keyword */
+			while (text[i] && text[i] != ' ')
+				i++;
+			while (text[i] == ' ')
+				i++;
+		}
 		size_t o = 0;
 		for (; text[i] && chars < 20 && o + 4 < bufsz; chars++) {
 			size_t l = 1;

@@ -117,7 +117,7 @@ expect-mt $A 10000ms Справка: 0611$
 echo R2: too short
 mo $A 6249 12345
 expect-resp 0
-expect-mt $A 10000ms ^Не удалось распознать номер "12345"\. Чтобы пригласить
+expect-mt $A 10000ms ^Не удалось распознать номер "12345"\. Номер пишут так
 echo R2: 8000 digits in message_payload: refused, quoted cut to 20 characters
 raw $p8k
 expect-resp 0
@@ -133,7 +133,7 @@ expect-mt $A 10000ms ^Номер \+78005553535 не обслуживается �
 echo R2: STOP with a bad number
 mo $A 6249 STOP 12345
 expect-resp 0
-expect-mt $A 10000ms ^Не удалось распознать номер "STOP 12345"\.
+expect-mt $A 10000ms ^Не удалось распознать номер "12345"\. Номер пишут так
 echo unknown commands: the help text
 mo $A 6249 STOPP
 expect-resp 0

@@ -169,11 +169,11 @@ static const struct msg_row catalog[ENG_MSG__COUNT] = {
 	}},
 	[ENG_MSG_ERR_BAD_NUMBER] = {"err_bad_number", {
 		[ENG_LANG_RU] =
-			"Не удалось распознать номер \"{text}\". Чтобы пригласить абонента, "
-			"отправьте на {short_code} его номер, например 89161234567 или +79161234567.",
+			"Не удалось распознать номер \"{text}\". Номер пишут так: 89161234567 "
+			"или +79161234567 (например, чтобы пригласить: отправьте номер на {short_code}).",
 		[ENG_LANG_EN] =
-			"\"{text}\" is not a valid number. To invite someone, send their number to "
-			"{short_code}, e.g. 89161234567 or +79161234567.",
+			"\"{text}\" is not a valid number. Write it as 89161234567 or +79161234567 "
+			"(e.g. to invite someone, send their number to {short_code}).",
 	}},
 	[ENG_MSG_ERR_SELF] = {"err_self", {
 		[ENG_LANG_RU] =
