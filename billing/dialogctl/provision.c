@@ -32,6 +32,33 @@ static int fail_tx(struct ctl *x, int rc, const char *err)
 	return ctl_db_fail(rc, err);
 }
 
+/* One transaction: an INSERT ... ON CONFLICT DO NOTHING RETURNING of a
+ * `what` named `code` (refused when it exists), its audit row, commit. */
+static int insert_audited(struct ctl *x, const char *what, const char *code, const char *sql,
+			  int nparams, const char *const *params, const char *action,
+			  const char *detail)
+{
+	char err[1024];
+	PGresult *r = NULL;
+	int rc;
+
+	if ((rc = bill_begin(x->db, err, sizeof(err))) < 0)
+		return ctl_db_fail(rc, err);
+	if ((rc = bill_exec(x->db, sql, nparams, params, &r, err, sizeof(err))) < 0)
+		return fail_tx(x, rc, err);
+	rc = PQntuples(r);
+	PQclear(r);
+	if (rc == 0) {
+		bill_rollback(x->db);
+		return ctl_fail(CTL_REFUSED, "%s %s already exists", what, code);
+	}
+	if ((rc = ctl_audit(x, action, detail, err, sizeof(err))) < 0)
+		return fail_tx(x, rc, err);
+	if ((rc = bill_commit(x->db, err, sizeof(err))) < 0)
+		return ctl_db_fail(rc, err);
+	return CTL_OK;
+}
+
 int ctl_cmd_db_init(struct ctl *x)
 {
 	int from = 0, to = 0, rc;
@@ -96,23 +123,6 @@ int ctl_cmd_region_add(struct ctl *x)
 
 	snprintf(sdaily, sizeof(sdaily), "%" PRId64, daily_fee);
 	snprintf(soper, sizeof(soper), "%" PRId64, operator_fee);
-	if ((rc = bill_begin(x->db, err, sizeof(err))) < 0)
-		return ctl_db_fail(rc, err);
-	{
-		const char *p[5] = {code, tz, sdaily, soper, ctl_now(now)};
-		rc = bill_exec(x->db,
-			       "INSERT INTO region (code, tz, daily_fee, operator_fee, created_at) "
-			       "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING RETURNING code",
-			       5, p, &r, err, sizeof(err));
-	}
-	if (rc < 0)
-		return fail_tx(x, rc, err);
-	rc = PQntuples(r);
-	PQclear(r);
-	if (rc == 0) {
-		bill_rollback(x->db);
-		return ctl_fail(CTL_REFUSED, "region %s already exists", code);
-	}
 	{
 		char qc[200], qt[200];
 		ctl_json_quote(code, qc, sizeof(qc));
@@ -121,10 +131,13 @@ int ctl_cmd_region_add(struct ctl *x)
 			 "{\"code\":%s,\"tz\":%s,\"daily_fee\":%" PRId64 ",\"operator_fee\":%" PRId64 "}",
 			 qc, qt, daily_fee, operator_fee);
 	}
-	if ((rc = ctl_audit(x, "region add", detail, err, sizeof(err))) < 0)
-		return fail_tx(x, rc, err);
-	if ((rc = bill_commit(x->db, err, sizeof(err))) < 0)
-		return ctl_db_fail(rc, err);
+	const char *p[5] = {code, tz, sdaily, soper, ctl_now(now)};
+	rc = insert_audited(x, "region", code,
+			    "INSERT INTO region (code, tz, daily_fee, operator_fee, created_at) "
+			    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING RETURNING code",
+			    5, p, "region add", detail);
+	if (rc != CTL_OK)
+		return rc;
 
 	if (x->json) {
 		struct ctl_json j;
@@ -149,8 +162,7 @@ int ctl_cmd_tariff_add(struct ctl *x)
 	const char *code = ctl_arg(x, 0);
 	const char *sprice = ctl_optval(x, "sms-price");
 	int64_t price;
-	char sp[24], now[32], err[1024], detail[256], qc[200];
-	PGresult *r = NULL;
+	char sp[24], now[32], detail[256], qc[200];
 	int rc;
 
 	if (check_code("tariff", code))
@@ -162,29 +174,15 @@ int ctl_cmd_tariff_add(struct ctl *x)
 	if (!ctl_db(x))
 		return CTL_DB;
 	snprintf(sp, sizeof(sp), "%" PRId64, price);
-	if ((rc = bill_begin(x->db, err, sizeof(err))) < 0)
-		return ctl_db_fail(rc, err);
-	{
-		const char *p[3] = {code, sp, ctl_now(now)};
-		rc = bill_exec(x->db,
-			       "INSERT INTO tariff (code, sms_price, created_at) VALUES ($1, $2, $3) "
-			       "ON CONFLICT (code) DO NOTHING RETURNING code",
-			       3, p, &r, err, sizeof(err));
-	}
-	if (rc < 0)
-		return fail_tx(x, rc, err);
-	rc = PQntuples(r);
-	PQclear(r);
-	if (rc == 0) {
-		bill_rollback(x->db);
-		return ctl_fail(CTL_REFUSED, "tariff %s already exists", code);
-	}
 	ctl_json_quote(code, qc, sizeof(qc));
 	snprintf(detail, sizeof(detail), "{\"code\":%s,\"sms_price\":%" PRId64 "}", qc, price);
-	if ((rc = ctl_audit(x, "tariff add", detail, err, sizeof(err))) < 0)
-		return fail_tx(x, rc, err);
-	if ((rc = bill_commit(x->db, err, sizeof(err))) < 0)
-		return ctl_db_fail(rc, err);
+	const char *p[3] = {code, sp, ctl_now(now)};
+	rc = insert_audited(x, "tariff", code,
+			    "INSERT INTO tariff (code, sms_price, created_at) VALUES ($1, $2, $3) "
+			    "ON CONFLICT (code) DO NOTHING RETURNING code",
+			    3, p, "tariff add", detail);
+	if (rc != CTL_OK)
+		return rc;
 	if (x->json) {
 		struct ctl_json j;
 		ctl_json_init(&j, x->out);
