@@ -29,15 +29,8 @@ psql "$conn" -qAtc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABAS
 export DIALOG_DB="${conn/dbname=dialog/dbname=$db}"
 unset DIALOG_CONFIG DIALOG_NOW
 "$build/billing/dialogctl" db init >/dev/null
-psql "$DIALOG_DB" -qX -v ON_ERROR_STOP=1 -v pairs="$pairs" >/dev/null <<'SQL'
-INSERT INTO region (code, tz, daily_fee, operator_fee) VALUES ('MOW', 'Europe/Moscow', 300, 4500)
-    ON CONFLICT DO NOTHING;
-INSERT INTO tariff (code, sms_price) VALUES ('BASIC', 150) ON CONFLICT DO NOTHING;
-INSERT INTO subscriber (msisdn, contract, region, tariff, account_type)
-SELECT '7916' || lpad(i::text, 7, '0'), 'B' || i, 'MOW', 'BASIC', 'postpaid'
-  FROM generate_series(0, 2 * :pairs - 1) i;
-VACUUM ANALYZE;
-SQL
+psql "$DIALOG_DB" -qX -v ON_ERROR_STOP=1 -v pairs="$pairs" -f bench/provision_subscribers.sql >/dev/null
+psql "$DIALOG_DB" -qX -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE" >/dev/null
 run="$root/$build/bench-out"
 mkdir -p "$run"
 pf="$run/invite-pairs.txt"

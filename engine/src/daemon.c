@@ -18,6 +18,7 @@
 #include "smpp_gw/esme.h"
 #include "relay.h"
 #include "ack.h"
+#include "pgarray.h"
 
 #define MAX_PARTS 16             /* longest reply we send */
 #define OUTBOX_SCAN_LIMIT 500
@@ -764,20 +765,6 @@ static void ack_saved_cb(void *data, int status, PGresult *const *r, int n)
 		close_dbs(d);
 }
 
-static char *i64_array(const uint64_t *v, size_t n, size_t stride)
-{
-	char *s = malloc(n * 22 + 3);
-	if (!s)
-		return NULL;
-	size_t o = 0;
-	s[o++] = '{';
-	for (size_t i = 0; i < n; i++)
-		o += (size_t)sprintf(s + o, "%s%" PRId64, i ? "," : "",
-				     (int64_t)*(const uint64_t *)((const char *)v + i * stride));
-	s[o++] = '}';
-	s[o] = '\0';
-	return s;
-}
 
 /* Store what moved: new suspects, forgotten ones, the watermark (joins the
  * next batch: no round trip of its own under load). */
@@ -798,39 +785,41 @@ static void ack_save(struct eng_daemon *d)
 	struct bill_pgq_job *j = bill_pgq_job_new(ack_saved_cb, c);
 	char now[40];
 	eng_now_param(now);
-	char *fps = NULL, *exps = NULL, *forget = NULL;
+	struct eng_arr fps = {0}, exps = {0}, forget = {0};
 	int rc = j ? 0 : -ENOMEM;
 	/* forget first: a lost-again answer's new row replaces the old one */
 	if (rc == 0 && c->nforget) {
-		forget = i64_array(c->forget, c->nforget, sizeof c->forget[0]);
-		const char *p[] = {forget, now};
-		rc = forget ? bill_pgq_job_add(j,
-					       "SELECT dlg_ack_forget($1::bigint[], $2::timestamptz)",
-					       2, p)
-			    : -ENOMEM;
+		for (size_t i = 0; i < c->nforget && rc == 0; i++) {
+			char v[24];
+			snprintf(v, sizeof v, "%" PRId64, (int64_t)c->forget[i]);
+			rc = eng__arr_put(&forget, v, 0);
+		}
+		const char *p[] = {eng__arr_end(&forget), now};
+		if (rc == 0)
+			rc = p[0] ? bill_pgq_job_add(j,
+						     "SELECT dlg_ack_forget($1::bigint[], "
+						     "$2::timestamptz)",
+						     2, p)
+				  : -ENOMEM;
 	}
 	if (rc == 0 && c->nadd) {
-		fps = i64_array(&c->add[0].fp, c->nadd, sizeof c->add[0]);
-		exps = malloc(c->nadd * 42 + 3);
-		if (!fps || !exps) {
-			rc = -ENOMEM;
-		} else {
-			size_t o = 0;
-			exps[o++] = '{';
-			for (size_t i = 0; i < c->nadd; i++) {
-				char at[40];
-				eng_format_instant_us(c->add[i].expires_us, at);
-				o += (size_t)sprintf(exps + o, "%s\"%s\"", i ? "," : "", at);
-			}
-			exps[o++] = '}';
-			exps[o] = '\0';
-			const char *p[] = {fps, exps, now};
-			rc = bill_pgq_job_add(j,
-					      "INSERT INTO ack_suspect (fp, expires_at, created_at) "
-					      "SELECT f, e, $3::timestamptz FROM unnest($1::bigint[], "
-					      "$2::timestamptz[]) AS x(f, e)",
-					      3, p);
+		for (size_t i = 0; i < c->nadd && rc == 0; i++) {
+			char v[24], at[40];
+			snprintf(v, sizeof v, "%" PRId64, (int64_t)c->add[i].fp);
+			eng_format_instant_us(c->add[i].expires_us, at);
+			rc = eng__arr_put(&fps, v, 0);
+			if (rc == 0)
+				rc = eng__arr_put(&exps, at, 1);
 		}
+		const char *p[] = {eng__arr_end(&fps), eng__arr_end(&exps), now};
+		if (rc == 0)
+			rc = p[0] && p[1] ? bill_pgq_job_add(j,
+							     "INSERT INTO ack_suspect (fp, expires_at, "
+							     "created_at) SELECT f, e, $3::timestamptz "
+							     "FROM unnest($1::bigint[], $2::timestamptz[]) "
+							     "AS x(f, e)",
+							     3, p)
+					  : -ENOMEM;
 	}
 	char ws[24];
 	snprintf(ws, sizeof ws, "%" PRId64, (int64_t)c->w);
@@ -841,9 +830,9 @@ static void ack_save(struct eng_daemon *d)
 				      "greatest(confirmed_mark, $1::bigint), updated_at = $2::timestamptz "
 				      "WHERE id = 1",
 				      2, p);
-	free(fps);
-	free(exps);
-	free(forget);
+	free(fps.s);
+	free(exps.s);
+	free(forget.s);
 	if (!j) {
 		eng__ack_stored(d->ack, c->add, c->nadd, c->forget, c->nforget, 0);
 		free(c);

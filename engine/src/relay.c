@@ -26,6 +26,7 @@
 #include "relay.h"
 
 #include "ack.h"
+#include "pgarray.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -688,57 +689,6 @@ struct record_batch {
 	int n;
 };
 
-/* Append one element to a PostgreSQL array literal being built in `b`
- * (NULL -> NULL; text quoted). */
-struct abuf {
-	char *s;
-	size_t len, cap;
-};
-
-static int ab_put(struct abuf *b, const char *v, int quote)
-{
-	size_t need = (v ? strlen(v) * 2 : 4) + 4;
-	if (b->len + need + 2 > b->cap) {
-		size_t cap = (b->cap + need) * 2;
-		char *s = realloc(b->s, cap);
-		if (!s)
-			return -ENOMEM;
-		b->s = s;
-		b->cap = cap;
-	}
-	char sep = b->len ? ',' : '{';
-	b->s[b->len++] = sep;
-	if (!v) {
-		memcpy(b->s + b->len, "NULL", 4);
-		b->len += 4;
-	} else if (!quote) {
-		size_t l = strlen(v);
-		memcpy(b->s + b->len, v, l);
-		b->len += l;
-	} else {
-		b->s[b->len++] = '"';
-		for (const char *c = v; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				b->s[b->len++] = '\\';
-			b->s[b->len++] = *c;
-		}
-		b->s[b->len++] = '"';
-	}
-	b->s[b->len] = '\0';
-	return 0;
-}
-
-static const char *ab_end(struct abuf *b)
-{
-	if (!b->s) {
-		b->s = strdup("{}");
-		return b->s;
-	}
-	b->s[b->len++] = '}';
-	b->s[b->len] = '\0';
-	return b->s;
-}
-
 /* Give relays back to the list waiting to be recorded. */
 static void requeue(struct eng_relay *r, struct rmsg *m, int n)
 {
@@ -847,7 +797,7 @@ void eng__relay_before_batch(struct eng_relay *r, struct bill_pgq *q)
 			if (m->mark == 0)
 				m->mark = mark;
 	}
-	struct abuf a[15];
+	struct eng_arr a[15];
 	memset(a, 0, sizeof a);
 	int rc = 0;
 	for (struct rmsg *m = b->msgs; m && rc == 0; m = m->next) {
@@ -861,28 +811,28 @@ void eng__relay_before_batch(struct eng_relay *r, struct bill_pgq *q)
 		i64s(m->price, price);
 		eng_format_day(m->bill_day, bday);
 		const char *dst = m->dst ? m->dst_s : m->sm.dst.addr;
-		rc |= ab_put(&a[0], m->key, 1);
-		rc |= ab_put(&a[1], at, 1);
-		rc |= ab_put(&a[2], m->src_s, 1);
-		rc |= ab_put(&a[3], dst, 1);
-		rc |= ab_put(&a[4], sub, 0);
-		rc |= ab_put(&a[5], m->in_dialog ? dialog : NULL, 0);
-		rc |= ab_put(&a[6], m->in_dialog ? pday : NULL, 1);
-		rc |= ab_put(&a[7], segs, 0);
-		rc |= ab_put(&a[8], fr, 0);
-		rc |= ab_put(&a[9], price, 0);
-		rc |= ab_put(&a[10], m->rule, 1);
-		rc |= ab_put(&a[11], bday, 1);
-		rc |= ab_put(&a[12], m->message_id, 1);
+		rc |= eng__arr_put(&a[0], m->key, 1);
+		rc |= eng__arr_put(&a[1], at, 1);
+		rc |= eng__arr_put(&a[2], m->src_s, 1);
+		rc |= eng__arr_put(&a[3], dst, 1);
+		rc |= eng__arr_put(&a[4], sub, 0);
+		rc |= eng__arr_put(&a[5], m->in_dialog ? dialog : NULL, 0);
+		rc |= eng__arr_put(&a[6], m->in_dialog ? pday : NULL, 1);
+		rc |= eng__arr_put(&a[7], segs, 0);
+		rc |= eng__arr_put(&a[8], fr, 0);
+		rc |= eng__arr_put(&a[9], price, 0);
+		rc |= eng__arr_put(&a[10], m->rule, 1);
+		rc |= eng__arr_put(&a[11], bday, 1);
+		rc |= eng__arr_put(&a[12], m->message_id, 1);
 		char mk[24], fp[24];
 		i64s((int64_t)m->mark, mk);
 		i64s((int64_t)m->fp, fp);
-		rc |= ab_put(&a[13], m->mark ? mk : NULL, 0);
-		rc |= ab_put(&a[14], fp, 0);
+		rc |= eng__arr_put(&a[13], m->mark ? mk : NULL, 0);
+		rc |= eng__arr_put(&a[14], fp, 0);
 	}
 	const char *p[15];
 	for (int i = 0; i < 15; i++)
-		p[i] = ab_end(&a[i]);
+		p[i] = eng__arr_end(&a[i]);
 	if (rc == 0)
 		rc = bill_pgq_job_add(j,
 				      "SELECT dlg_record_relays($1::text[], $2::timestamptz[], "

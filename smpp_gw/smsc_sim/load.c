@@ -580,6 +580,17 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The p-th percentile (nearest rank) of n sorted latencies in µs, in ms. */
+static double percentile_ms(const uint32_t *sorted_us, size_t n, double p)
+{
+	if (!n)
+		return 0.0;
+	size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+	if (rank < 1)
+		rank = 1;
+	return sorted_us[rank - 1] / 1000.0;
+}
+
 static void report_print(struct sim *s, struct load *l)
 {
 	if (l->reported)
@@ -612,16 +623,8 @@ static void report_print(struct sim *s, struct load *l)
 	sim_out("duration_s=%.3f", measured_s);
 	sim_out("rate_target=%.2f", s->opt.rate);
 	sim_out("rate=%.2f", measured_s > 0 ? (double)l->sent / measured_s : 0.0);
-	for (int i = 0; i < 4; i++) {
-		double v = 0;
-		if (l->nlat) {
-			size_t rank = (size_t)ceil(ps[i] / 100.0 * (double)l->nlat);
-			if (rank < 1)
-				rank = 1;
-			v = l->lat_us[rank - 1] / 1000.0;
-		}
-		sim_out("latency_%s_ms=%.3f", pn[i], v);
-	}
+	for (int i = 0; i < 4; i++)
+		sim_out("latency_%s_ms=%.3f", pn[i], percentile_ms(l->lat_us, l->nlat, ps[i]));
 	sim_out("latency_max_ms=%.3f", l->nlat ? l->lat_us[l->nlat - 1] / 1000.0 : 0.0);
 	sim_out("retries=%lu", l->retries);
 	sim_out("redelivered=%lu", l->redelivered);
@@ -643,16 +646,9 @@ static void report_print(struct sim *s, struct load *l)
 	sim_out("cmd_errors=%lu", l->cmd_errors);
 	sim_out("invites_per_s=%.2f", inv_s > 0 ? (double)l->invites_sent / inv_s : 0.0);
 	sim_out("dialogs_per_s=%.2f", dlg_s > 0 ? (double)l->dialogs / dlg_s : 0.0);
-	for (int i = 0; i < 3; i += 2) {
-		double v = 0;
-		if (l->ncmdlat) {
-			size_t rank = (size_t)ceil(ps[i] / 100.0 * (double)l->ncmdlat);
-			if (rank < 1)
-				rank = 1;
-			v = l->cmd_lat_us[rank - 1] / 1000.0;
-		}
-		sim_out("cmd_latency_%s_ms=%.3f", pn[i], v);
-	}
+	for (int i = 0; i < 3; i += 2)
+		sim_out("cmd_latency_%s_ms=%.3f", pn[i],
+			percentile_ms(l->cmd_lat_us, l->ncmdlat, ps[i]));
 }
 
 /* Whether the drain still has something to wait for. */
